@@ -1,0 +1,1 @@
+"""The node agent: keeps one Docker engine equal to the bindings placed on its node."""

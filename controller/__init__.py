@@ -1,0 +1,1 @@
+"""The controller: informers, the work queue, reconcilers and the scheduler."""

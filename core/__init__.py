@@ -1,0 +1,1 @@
+"""What the controller and the agents share: the Store, the key layout, clock, errors, loops."""

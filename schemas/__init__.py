@@ -1,0 +1,1 @@
+"""Shoal's API: the typed models, the task state machine and manifest loading."""
