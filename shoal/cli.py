@@ -110,9 +110,10 @@ def cli(
 
 
 def _register() -> None:
-    from shoal import cmd_etcd
+    from shoal import cmd_apply, cmd_etcd
 
     cli.add_command(cmd_etcd.etcd)
+    cli.add_command(cmd_apply.apply)
 
 
 _register()
