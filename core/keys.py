@@ -8,6 +8,7 @@ so `/shoal/tasks/web/` never matches `/shoal/tasks/web2/…`.
     <prefix>/bindings/<node>/<ns>/<name>      placement of a task on a node
     <prefix>/status/tasks/<ns>/<name>         TaskStatus (controller)
     <prefix>/status/nodes/<node>              node readiness (controller)
+    <prefix>/status/placements/<ns>/<name>    why a task was placed where it was (controller)
     <prefix>/nodes/<node>/info                Node (agent, on the node's lease)
     <prefix>/nodes/<node>/metrics             NodeMetrics (agent)
     <prefix>/nodes/<node>/tasks/<ns>/<name>   what the agent observes of a task
@@ -89,6 +90,12 @@ class Keys:
     def task_status(self, namespace: str, name: str) -> str:
         return f"{self.task_statuses()}{_part(namespace, 'namespace')}/{_part(name, 'name')}"
 
+    def placements(self) -> str:
+        return f"{self.prefix}/status/placements/"
+
+    def placement(self, namespace: str, name: str) -> str:
+        return f"{self.placements()}{_part(namespace, 'namespace')}/{_part(name, 'name')}"
+
     def node_statuses(self) -> str:
         return f"{self.prefix}/status/nodes/"
 
@@ -149,6 +156,10 @@ class Keys:
 
     def parse_task_status(self, key: str) -> TaskRef | None:
         parts = self._parts(key, self.task_statuses(), 2)
+        return TaskRef(*parts) if parts else None
+
+    def parse_placement(self, key: str) -> TaskRef | None:
+        parts = self._parts(key, self.placements(), 2)
         return TaskRef(*parts) if parts else None
 
     def parse_node_status(self, key: str) -> str | None:

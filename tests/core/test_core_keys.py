@@ -18,6 +18,7 @@ def test_layout_matches_the_design() -> None:
     assert K.binding("n1", "default", "web") == "/shoal/bindings/n1/default/web"
     assert K.node_bindings("n1") == "/shoal/bindings/n1/"
     assert K.task_status("default", "web") == "/shoal/status/tasks/default/web"
+    assert K.placement("default", "web") == "/shoal/status/placements/default/web"
     assert K.node_info("n1") == "/shoal/nodes/n1/info"
     assert K.node_metrics("n1") == "/shoal/nodes/n1/metrics"
     assert K.node_task_report("n1", "default", "web") == "/shoal/nodes/n1/tasks/default/web"
@@ -64,6 +65,8 @@ def test_parsers_reject_other_kinds() -> None:
     assert K.parse_node_task_report(K.node_info("n1")) is None
     assert K.parse_event("/shoal/events/a/b/notanumber") is None
     assert K.parse_node_status(K.task_status("a", "b")) is None
+    assert K.parse_placement(K.task_status("a", "b")) is None
+    assert K.parse_task_status(K.placement("a", "b")) is None
     assert K.parse_binding("/shoal/bindings/n1//b") is None
 
 
@@ -79,6 +82,7 @@ def test_every_key_parses_back(ns: str, name: str, node: str, seq: int) -> None:
     assert K.parse_task(K.task(ns, name)) == TaskRef(ns, name)
     assert K.parse_binding(K.binding(node, ns, name)) == NodeTaskRef(node, ns, name)
     assert K.parse_task_status(K.task_status(ns, name)) == TaskRef(ns, name)
+    assert K.parse_placement(K.placement(ns, name)) == TaskRef(ns, name)
     assert K.parse_node_status(K.node_status(node)) == node
     assert K.parse_node_info(K.node_info(node)) == node
     assert K.parse_node_metrics(K.node_metrics(node)) == node
