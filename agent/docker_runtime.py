@@ -148,6 +148,7 @@ class DockerRuntime:
             lambda: api.create_container(
                 image=spec.image,
                 command=list(spec.command) if spec.command is not None else None,
+                entrypoint=list(spec.entrypoint) if spec.entrypoint is not None else None,
                 name=spec.name,
                 labels=dict(spec.labels),
                 environment=dict(spec.env),
@@ -365,7 +366,18 @@ def container_info(raw: Mapping[str, Any]) -> ContainerInfo:
         finished_at=parse_docker_time(state.get("FinishedAt")) if stopped else None,
         host_ports=_host_ports(raw, running=status == "running"),
         error=state.get("Error") or None,
+        ip_address=_ip_address(raw) if status == "running" else "",
     )
+
+
+def _ip_address(raw: Mapping[str, Any]) -> str:
+    settings = raw.get("NetworkSettings") or {}
+    if settings.get("IPAddress"):
+        return str(settings["IPAddress"])
+    for network in (settings.get("Networks") or {}).values():
+        if network and network.get("IPAddress"):
+            return str(network["IPAddress"])
+    return ""
 
 
 def _host_ports(raw: Mapping[str, Any], running: bool) -> builtins.list[PortBinding]:

@@ -7,6 +7,9 @@ for create/start/kill/oom/die/stop/destroy. What a real process would decide is 
 `script_exit`, `fail_next_start`, `kill`, `remove_behind_back`, `write_log`, `on_exec`,
 `set_available`.
 
+A running container's address is `container_ip` (loopback unless told otherwise), so a test
+can answer an httpGet or tcpSocket health probe with a server of its own on that port.
+
 Time comes from the injected `now`; scripted exits fall due against it and are settled on every
 call and by the event stream's poll, or at once by `tick()` after a test moves its clock. No
 thread of its own: one lock guards everything.
@@ -72,6 +75,7 @@ class _Container:
     output: bytearray = field(default_factory=bytearray)
     exit_at: datetime | None = None  # a scripted exit falls due then, with `exit_with`
     exit_with: int = 0
+    ip_address: str = ""
 
     def info(self) -> ContainerInfo:
         running = self.state == "running"
@@ -86,6 +90,7 @@ class _Container:
             started_at=self.started_at,
             finished_at=self.finished_at,
             host_ports=list(self.host_ports if running else self.spec.ports),
+            ip_address=self.ip_address if running else "",
         )
 
 
@@ -105,8 +110,10 @@ class FakeRuntime:
         cpus: int = 2,
         memory: int = 8 << 30,
         default_host_ip: str = DEFAULT_HOST_IP,
+        container_ip: str = "127.0.0.1",
     ) -> None:
         self._now = now
+        self._container_ip = container_ip
         self._images = None if images is None else {normalise_image(i) for i in images}
         self._info = RuntimeInfo("fake", "1.0", "/var/lib/fake", cpus, memory)
         self._default_host_ip = default_host_ip
@@ -231,7 +238,11 @@ class FakeRuntime:
                     f'Conflict. The container name "/{spec.name}" is already in use'
                 )
             n = next(self._ids)
-            c = _Container(id=hashlib.sha256(f"fake-{n}".encode()).hexdigest(), spec=spec)
+            c = _Container(
+                id=hashlib.sha256(f"fake-{n}".encode()).hexdigest(),
+                spec=spec,
+                ip_address=self._container_ip,
+            )
             self._containers[c.id] = c
             self._emit(c, "create")
             failure = self._start_failures.pop(spec.name, None) or self._bind_ports(c)

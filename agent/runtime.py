@@ -50,6 +50,9 @@ class ContainerSpec:
     name: str
     image: str
     command: list[str] | None = None
+    """The arguments (Docker's Cmd); None keeps the image's unless an entrypoint is given."""
+    entrypoint: list[str] | None = None
+    """Replaces the image's entrypoint (and then its Cmd too, as Docker does); None keeps it."""
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
     cpu: float = 0.0  # cores; 0 means no limit
@@ -78,6 +81,8 @@ class ContainerInfo:
     finished_at: datetime | None = None
     host_ports: list[PortBinding] = field(default_factory=list)
     error: str | None = None
+    ip_address: str = ""
+    """The container's address on its network while it runs ("" when none), for probes."""
 
     @property
     def running(self) -> bool:
