@@ -1,0 +1,204 @@
+"""The scheduler: place a batch of tasks on a snapshot of the nodes, filter, score, pick.
+
+    scheduler = Scheduler(policy="spread", rng=random.Random(seed))
+    results = scheduler.place(nodes, tasks, now)
+
+`place` is one pass and pure apart from the policy's own state (roundrobin's cursor) and the
+random generator: it reads immutable `NodeView`s and `TaskRequest`s, places the tasks in the
+order given, each against the snapshot plus the placements made earlier in the pass, and
+returns one `PlacementResult` per task. It writes nothing; the controller commits the plan.
+
+For each task:
+
+1. *Filter* (`controller.filters`, cheapest first). The static filters (ready, node selector)
+   are decided once per pass for each distinct node selector; the others (host ports, CPU,
+   memory, disk) run per task on the nodes that passed them.
+2. *Sample*. Below `full_scan_below` nodes passing the static filters, every node is filtered
+   and the feasible ones scored. At or above it, the nodes are walked in a random order (one
+   shuffle per pass and node selector, a random starting point per task) until `sample_size`
+   feasible nodes are found or all have been seen, and only those are scored, as Nomad's limit
+   and kube-scheduler's percentageOfNodesToScore do. Roundrobin walks in name order from its
+   cursor instead, so its next node is always the first feasible one. A task that fits
+   nowhere has been checked against every node, so its message counts them all.
+3. *Score* (`controller.scorers`) and pick the highest total; equal totals are broken by the
+   injected random generator, so a seed gives the same plan every time.
+"""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from controller.candidates import Candidate
+from controller.filters import FILTERS, Check
+from controller.placing import Draft, Rejections
+from controller.scorers import POLICIES, RoundRobin, Scorer, make_scorers
+from controller.snapshot import NodeView, PlacementResult, TaskRequest
+
+__all__ = ["POLICIES", "Scheduler"]
+
+TIE = 1e-12
+"""Totals this close are equal, and the generator chooses between them."""
+
+
+class Scheduler:
+    """Places tasks with one scoring policy; see the module docstring for a pass's steps."""
+
+    def __init__(
+        self,
+        policy: str = "spread",
+        rng: random.Random | None = None,
+        sample_size: int = 50,
+        full_scan_below: int = 100,
+        *,
+        metrics_max_age: float = 60.0,
+    ) -> None:
+        """`policy` is one of `POLICIES` (ValueError names them); `metrics_max_age` is how old,
+        in seconds, a node's metrics may be and still count as its live load (epvm)."""
+        if sample_size < 1:
+            raise ValueError(f"sample_size must be at least 1, not {sample_size}")
+        if full_scan_below < 0:
+            raise ValueError(f"full_scan_below must not be negative, not {full_scan_below}")
+        self.policy = policy
+        self._scorers: list[tuple[Scorer, float]] = make_scorers(policy)
+        self._rng = rng if rng is not None else random.Random()
+        self.sample_size = sample_size
+        self.full_scan_below = full_scan_below
+        self.metrics_max_age = metrics_max_age
+        self._round_robin = next((s for s, _ in self._scorers if isinstance(s, RoundRobin)), None)
+
+    def place(
+        self, nodes: Sequence[NodeView], tasks: Sequence[TaskRequest], now: datetime
+    ) -> list[PlacementResult]:
+        """One pass: a result per task, in order. Each task may appear once (ValueError)."""
+        return _Pass(self, nodes, now).run(tasks)
+
+
+class _Group:
+    """The nodes that pass the static filters for one node selector, and those that do not."""
+
+    __slots__ = ("eligible", "names", "shuffled", "static")
+
+    def __init__(self, candidates: Sequence[Candidate], task: TaskRequest) -> None:
+        self.eligible: list[Candidate] = []
+        self.static = Rejections()
+        checks = [f.check for f in FILTERS if f.static and f.applies(task)]
+        for node in candidates:
+            for check in checks:
+                reason = check(node, task)
+                if reason is not None:
+                    self.static.add(reason, node.name)
+                    break
+            else:
+                self.eligible.append(node)
+        self.names = [n.name for n in self.eligible]
+        self.shuffled: list[Candidate] | None = None
+
+
+class _Pass:
+    def __init__(self, scheduler: Scheduler, nodes: Sequence[NodeView], now: datetime) -> None:
+        self.s = scheduler
+        self.now = now
+        self.candidates = sorted(
+            (Candidate.from_view(v, now, scheduler.metrics_max_age) for v in nodes),
+            key=lambda c: c.name,
+        )
+        names = [c.name for c in self.candidates]
+        if len(set(names)) != len(names):
+            raise ValueError("two node views share a name")
+        for scorer, _ in scheduler._scorers:
+            scorer.begin_pass(names)
+        self.groups: dict[tuple[tuple[str, str], ...], _Group] = {}
+        single = scheduler._scorers[0] if len(scheduler._scorers) == 1 else None
+        self.single = single[0] if single is not None and single[1] == 1.0 else None
+
+    def run(self, tasks: Sequence[TaskRequest]) -> list[PlacementResult]:
+        seen: set[str] = set()
+        results = []
+        for task in tasks:
+            if task.key in seen:
+                raise ValueError(f"task {task.key} appears twice in one scheduling pass")
+            seen.add(task.key)
+            results.append(self.place(task))
+        return results
+
+    def group(self, task: TaskRequest) -> _Group:
+        key = _selector_key(task.node_selector)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(self.candidates, task)
+        return group
+
+    def place(self, task: TaskRequest) -> PlacementResult:
+        s = self.s
+        group = self.group(task)
+        rejected = group.static.copy()
+        checks: list[Check] = [f.check for f in FILTERS if not f.static and f.applies(task)]
+        order, start, limit = self.walk(group)
+        n = len(order)
+        feasible: list[Candidate] = []
+        checked = rejected.total
+        for i in range(start, start + n):
+            node = order[i if i < n else i - n]
+            checked += 1
+            for check in checks:
+                reason = check(node, task)
+                if reason is not None:
+                    rejected.add(reason, node.name)
+                    break
+            else:
+                feasible.append(node)
+                if len(feasible) >= limit:
+                    break
+        draft = Draft(
+            task=task,
+            time=self.now,
+            scheduler=s.policy,
+            total=len(self.candidates),
+            checked=checked,
+            rejected=rejected,
+        )
+        if not feasible:
+            return draft.result()
+        totals, parts = self.score(feasible, task)
+        best = max(totals)
+        ties = [i for i, t in enumerate(totals) if t >= best - TIE]
+        chosen = ties[0] if len(ties) == 1 else s._rng.choice(ties)
+        node = feasible[chosen]
+        node.add(task)
+        for scorer, _ in s._scorers:
+            scorer.placed(node)
+        return draft.placed(feasible, totals, parts, chosen)
+
+    def walk(self, group: _Group) -> tuple[list[Candidate], int, int]:
+        """The order to visit the group's nodes in, where to start, and how many to score."""
+        s = self.s
+        eligible = group.eligible
+        n = len(eligible)
+        if n < s.full_scan_below:
+            return eligible, 0, n
+        rr = s._round_robin
+        if rr is not None:
+            # Name order from the first node after the cursor: the first feasible one is next.
+            start = 0 if rr.last is None else bisect_right(group.names, rr.last)
+            return eligible, start % n, s.sample_size
+        if group.shuffled is None:
+            group.shuffled = list(eligible)
+            s._rng.shuffle(group.shuffled)
+        return group.shuffled, s._rng.randrange(n), s.sample_size
+
+    def score(
+        self, feasible: list[Candidate], task: TaskRequest
+    ) -> tuple[list[float], list[tuple[str, list[float]]]]:
+        if self.single is not None:
+            totals = self.single.score(feasible, task)
+            return totals, [(self.single.name, totals)]
+        parts = [(sc.name, [w * x for x in sc.score(feasible, task)]) for sc, w in self.s._scorers]
+        totals = [sum(col) for col in zip(*(p for _, p in parts), strict=True)]
+        return totals, parts
+
+
+def _selector_key(selector: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(selector.items())) if selector else ()
