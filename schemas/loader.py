@@ -267,7 +267,40 @@ def _yaml_problem(exc: yaml.YAMLError) -> tuple[int | None, str]:
     return None, str(exc)
 
 
+_FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+"""libyaml's parser, when PyYAML was built with it: several times faster on large inputs."""
+
+
+def _fast_documents(text: str) -> list[_Document] | None:
+    """Every document of ``text`` parsed by libyaml, or None if anything goes wrong.
+
+    Only a stream that libyaml reads without any problem is taken from here; for any other
+    the pure-Python parser below runs again, so every error message stays the same.
+    """
+    if _FAST_LOADER is None:
+        return None
+    loader = _FAST_LOADER(text)
+    documents: list[_Document] = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            duplicates = duplicate_keys(node)  # before constructing, which rewrites merge keys
+            data = loader.construct_document(node)
+            documents.append(_Document(len(documents) + 1, node, data, duplicates))
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return documents
+
+
 def _yaml_documents(text: str) -> Iterator[_Document | _Failure]:
+    fast = _fast_documents(text)
+    if fast is not None:
+        yield from fast
+        return
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:  # a control character such as NUL
