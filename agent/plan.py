@@ -48,8 +48,21 @@ class StartFailure:
 
 
 @dataclass(frozen=True)
+class Seen:
+    """The task's container as last seen, to notice it vanishing (`docker rm` behind our back)."""
+
+    container_id: str
+    uid: str
+    generation: int
+    restarts: int
+    backoff: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class TaskMemory:
     start_failure: StartFailure | None = None
+    last: Seen | None = None
     unhealthy: Mapping[str, str] = field(default_factory=dict)
     """Container id -> why its health check failed (it is to be stopped, then restarted)."""
     healthy: Mapping[str, bool] = field(default_factory=dict)
@@ -198,6 +211,9 @@ def plan_task(
     if primary is None or ident is None:
         if primary is not None:
             actions.append(Remove(key, primary.id, "carries no Shoal identity labels"))
+        last = memory.last
+        if last is not None and (last.uid, last.generation) == (binding.uid, binding.generation):
+            return _vanished(key, binding, last, actions, now, backoff)
         failure = memory.start_failure
         if failure is not None:
             due = failure.at + timedelta(seconds=backoff.delay(failure.attempts - 1))
@@ -294,6 +310,51 @@ def plan_task(
             verdict.step + 1,
             f"restart {restarts} under {binding.spec.restartPolicy} "
             f"({verdict.reason.lower()}, exit code {primary.exit_code})",
+        )
+    )
+    return TaskPlan(tuple(actions), _creating(binding, restarts))
+
+
+def _vanished(
+    key: str,
+    binding: Binding,
+    last: Seen,
+    actions: list[Action],
+    now: datetime,
+    backoff: BackoffPolicy,
+) -> TaskPlan:
+    """The container was removed outside Shoal: an exit with no code, judged by the policy."""
+    gone = TaskReport(
+        containerId=last.container_id,
+        state=ContainerPhase.Exited,
+        restartCount=last.restarts,
+        reason="ContainerRemoved",
+        message="the container was removed outside Shoal",
+        generation=binding.generation,
+    )
+    if binding.spec.restartPolicy is RestartPolicy.Never:
+        actions.append(Keep(key, None, "ContainerRemoved under Never"))
+        return TaskPlan(tuple(actions), gone)
+    delay = backoff.delay(last.backoff)
+    due = last.at + timedelta(seconds=delay)
+    if now < due:
+        actions.append(Keep(key, None, f"BackOff: restarting at {_iso(due)}"))
+        waiting = gone.model_copy(
+            update={
+                "state": ContainerPhase.Waiting,
+                "reason": "BackOff",
+                "message": f"back-off {delay:g}s restarting the container (removed outside Shoal)",
+            }
+        )
+        return TaskPlan(tuple(actions), waiting, (due - now).total_seconds())
+    restarts = last.restarts + 1
+    actions.append(
+        Start(
+            key,
+            binding,
+            restarts,
+            last.backoff + 1,
+            f"restart {restarts}: the container was removed outside Shoal",
         )
     )
     return TaskPlan(tuple(actions), _creating(binding, restarts))
