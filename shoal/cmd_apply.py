@@ -7,34 +7,22 @@ kubectl does: `task/<name> created | configured | unchanged | pruned`.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 
 import click
 
 from core.clock import SystemClock
 from core.settings import Settings
-from schemas.loader import format_errors, load_paths
 from schemas.selector import Selector, parse_selector
-from schemas.task import Task
-from shoal.applying import Change, apply_changes, plan_apply, plan_one, read_current
+from shoal.applying import Change, apply_changes, plan_apply, read_current, replanner
 from shoal.connect import connect, keys_for
+from shoal.inputs import load_or_exit
+from shoal.progress import bulk_work, progress_bar
 
 
-def load_or_exit(paths: Sequence[str]) -> list[Task]:
-    """Every task in `paths`; on any problem print them all and exit 1 (nothing written)."""
-    result = load_paths(paths, stdin=sys.stdin)
-    if result.errors:
-        click.echo(format_errors(result.errors), err=True)
-        n = len(result.errors)
-        click.echo(
-            f"error: {n} problem{'s' if n != 1 else ''} found; nothing was applied", err=True
-        )
-        sys.exit(1)
-    return [task for _, task in result.tasks]
-
-
-def _selector(ctx: click.Context, param: click.Parameter, value: str | None) -> Selector | None:
+def parse_selector_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> Selector | None:
     if value is None:
         return None
     try:
@@ -43,25 +31,22 @@ def _selector(ctx: click.Context, param: click.Parameter, value: str | None) -> 
         raise click.BadParameter(str(exc)) from exc
 
 
-def _line(change: Change, dry_run: bool) -> str:
-    ref = change.new or change.old
-    assert ref is not None
+def change_line(change: Change, dry_run: bool = False) -> str:
     suffix = " (dry run)" if dry_run else ""
-    return f"task/{ref.metadata.name} {change.verb}{suffix}"
+    return f"task/{change.name} {change.verb}{suffix}"
 
 
 def _json(changes: Sequence[Change], dry_run: bool) -> str:
     items = []
     for change in changes:
-        ref = change.new or change.old
-        assert ref is not None
+        result = change.result
         items.append(
             {
                 "kind": "Task",
-                "namespace": ref.metadata.namespace,
-                "name": ref.metadata.name,
+                "namespace": change.namespace,
+                "name": change.name,
                 "action": change.verb,
-                "object": None if change.new is None else change.new.model_dump(mode="json"),
+                "object": None if result is None else result.model_dump(mode="json"),
             }
         )
     return json.dumps({"dryRun": dry_run, "items": items}, indent=2)
@@ -81,7 +66,7 @@ def _json(changes: Sequence[Change], dry_run: bool) -> str:
 @click.option(
     "-l",
     "--selector",
-    callback=_selector,
+    callback=parse_selector_option,
     default=None,
     help="Label selector for --prune, e.g. app=web,tier!=db.",
 )
@@ -106,6 +91,21 @@ def apply(
         )
     if selector is not None and not prune:
         raise click.UsageError("-l selects what --prune may delete; pass --prune with it")
+    with bulk_work():
+        changes = _apply(settings, paths, dry_run, selector if prune else None, allow_empty)
+    if output == "json":
+        click.echo(_json(changes, dry_run))
+    elif changes:
+        click.echo("\n".join(change_line(change, dry_run) for change in changes))
+
+
+def _apply(
+    settings: Settings,
+    paths: Sequence[str],
+    dry_run: bool,
+    pruning: Selector | None,
+    allow_empty: bool,
+) -> list[Change]:
     tasks = load_or_exit(paths)
     clock = SystemClock()
     store = connect(settings)
@@ -116,31 +116,20 @@ def apply(
             tasks,
             current,
             now=clock.now(),
-            prune=selector if prune else None,
+            prune=pruning,
             allow_empty=allow_empty,
         )
         if not dry_run:
-            by_key = {t.key: t for t in tasks}
-
-            def replan(change: Change) -> Change | None:
-                fresh = read_current(store, keys).get(change.key)
-                if change.verb == "pruned":
-                    if fresh is None:
-                        return None
-                    return Change("pruned", change.key, None, fresh.task, fresh.mod_revision)
-                return plan_one(by_key[change.key], fresh, now=clock.now(), new_uid=_uid)
-
-            changes = apply_changes(store, keys, changes, replan=replan)
+            replan = replanner(
+                store,
+                keys,
+                {t.key: t for t in tasks},
+                now=clock.now,
+                may_prune=lambda s: pruning is not None and pruning.matches(s.task.metadata.labels),
+            )
+            writes = sum(1 for c in changes if c.verb != "unchanged")
+            with progress_bar(writes, f"applying {writes} tasks") as advance:
+                changes = apply_changes(store, keys, changes, replan=replan, progress=advance)
     finally:
         store.close()
-    if output == "json":
-        click.echo(_json(changes, dry_run))
-    else:
-        for change in changes:
-            click.echo(_line(change, dry_run))
-
-
-def _uid() -> str:
-    import uuid
-
-    return str(uuid.uuid4())
+    return changes
