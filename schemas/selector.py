@@ -87,3 +87,22 @@ def _parse_requirement(part: str, text: str) -> Requirement:
     if not _VALUE.match(value) or len(value) > 63:
         raise ValueError(f"selector {text!r}: {value!r} is not a valid label value")
     return Requirement(key, op, value)
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """`zone=a,ssd=true` -> {"zone": "a", "ssd": "true"} (node labels on a command line)."""
+    labels: dict[str, str] = {}
+    for raw in text.split(","):
+        part = raw.strip()
+        if not part:
+            continue
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _KEY.match(key):
+            raise ValueError(f"{part!r} is not a label: expected key=value")
+        if not _VALUE.match(value):
+            raise ValueError(f"{value!r} is not a valid label value (in {part!r})")
+        if key in labels:
+            raise ValueError(f"label {key!r} is given twice")
+        labels[key] = value
+    return labels

@@ -110,10 +110,11 @@ def cli(
 
 
 def _register() -> None:
-    from shoal import cmd_apply, cmd_etcd
+    from shoal import cmd_agent, cmd_apply, cmd_etcd
 
     cli.add_command(cmd_etcd.etcd)
     cli.add_command(cmd_apply.apply)
+    cli.add_command(cmd_agent.agent)
 
 
 _register()

@@ -43,3 +43,13 @@ def test_selector_str_round_trips() -> None:
     sel = parse_selector("app=web,tier!=db,canary,!legacy")
     assert str(sel) == "app=web,tier!=db,canary,!legacy"
     assert parse_selector(str(sel)) == sel
+
+
+def test_parse_labels() -> None:
+    from schemas.selector import parse_labels
+
+    assert parse_labels("zone=a, ssd=true,") == {"zone": "a", "ssd": "true"}
+    assert parse_labels("") == {}
+    for bad in ("zone", "zone=a,zone=b", "-x=1", "k=v v"):
+        with pytest.raises(ValueError):
+            parse_labels(bad)
