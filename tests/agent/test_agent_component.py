@@ -356,3 +356,19 @@ def test_the_node_key_goes_when_the_lease_is_not_renewed(
         wait_until(lambda: cluster.node_info(NODE) is None, timeout=5, what="node info to expire")
     finally:
         agent.stop()
+
+
+def test_logs_follow_streams_new_output(
+    agent: NodeAgent, cluster: Cluster, runtime: FakeRuntime
+) -> None:
+    assert agent.server is not None
+    cluster.bind(NODE, "talker")
+    report = cluster.wait_report(NODE, "talker", state="Running")
+    cid = report.containerId or ""
+    runtime.write_log(cid, b"first\n")
+    with urllib.request.urlopen(f"{agent.server.url}/logs/default/talker?follow=1", timeout=5) as r:
+        assert r.readline() == b"first\n"
+        runtime.write_log(cid, b"second\n")
+        assert r.readline() == b"second\n"
+        runtime.kill(cid, exit_code=0)
+        assert r.read() == b"", "the stream ends when the container does"

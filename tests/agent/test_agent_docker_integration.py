@@ -263,3 +263,30 @@ def test_kill_9_and_restart_leaves_one_container_per_task_and_the_node_key_expir
             proc.kill()
             proc.wait()
     assert proc.returncode == 0 or proc.returncode == -signal.SIGTERM, log.read_text()[-2000:]
+
+
+def test_the_agent_carries_on_after_etcd_is_killed_and_restarted(fresh_etcd: EtcdServer) -> None:
+    """FakeRuntime here: what is tested is the agent's side of an etcd outage."""
+    from agent.fake_runtime import FakeRuntime
+    from core.etcd_store import RetryPolicy
+
+    store = EtcdStore([fresh_etcd.endpoint], retry=RetryPolicy(deadline=1.0))
+    keys = Keys("/outage")
+    cluster = Cluster(store, keys)
+    runtime = FakeRuntime()
+    agent = start_agent(store, keys, runtime, "n1")
+    try:
+        cluster.bind("n1", "before")
+        cluster.wait_report("n1", "before", state="Running")
+        fresh_etcd.kill()
+        runtime.kill(runtime.list({LABEL_TASK: "default/before"})[0].id, exit_code=0)
+        fresh_etcd.start().wait_healthy(timeout=20)
+        # What happened meanwhile is reported once etcd is back; new work is picked up; the
+        # node registers again if its 2 s lease ran out during the outage.
+        cluster.wait_report("n1", "before", state="Exited", reason="Completed", timeout=20)
+        cluster.bind("n1", "after")
+        cluster.wait_report("n1", "after", state="Running", timeout=20)
+        wait_until(lambda: cluster.node_info("n1") is not None, timeout=20, what="node info")
+    finally:
+        agent.stop()
+        store.close()
