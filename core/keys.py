@@ -14,6 +14,7 @@ so `/shoal/tasks/web/` never matches `/shoal/tasks/web2/…`.
     <prefix>/nodes/<node>/tasks/<ns>/<name>   what the agent observes of a task
     <prefix>/events/<ns>/<name>/<seq>         TaskEvent (on a TTL lease)
     <prefix>/leader                           leader election
+    <prefix>/syncs/<name>                     a directory sync's own status (shoal sync)
 """
 
 from __future__ import annotations
@@ -126,15 +127,24 @@ class Keys:
         return f"{self.prefix}/events/"
 
     def task_events(self, namespace: str, name: str) -> str:
-        return f"{self.events()}{_part(namespace, 'namespace')}/{_part(name, 'name')}/"
+        return f"{self.events_in(namespace)}{_part(name, 'name')}/"
 
     def event(self, namespace: str, name: str, seq: int) -> str:
         if seq < 0:
             raise InvalidRequest(f"event sequence must be >= 0, not {seq}")
         return f"{self.task_events(namespace, name)}{seq:0{SEQ_WIDTH}d}"
 
+    def events_in(self, namespace: str) -> str:
+        return f"{self.events()}{_part(namespace, 'namespace')}/"
+
     def leader(self) -> str:
         return f"{self.prefix}/leader"
+
+    def syncs(self) -> str:
+        return f"{self.prefix}/syncs/"
+
+    def sync(self, name: str) -> str:
+        return f"{self.syncs()}{_part(name, 'sync name')}"
 
     # -- parsing: None when the key is not of that kind ----------------------------------
 
@@ -179,6 +189,10 @@ class Keys:
         if not parts or parts[1] != "tasks":
             return None
         return NodeTaskRef(parts[0], parts[2], parts[3])
+
+    def parse_sync(self, key: str) -> str | None:
+        parts = self._parts(key, self.syncs(), 1)
+        return parts[0] if parts else None
 
     def parse_event(self, key: str) -> EventRef | None:
         parts = self._parts(key, self.events(), 3)

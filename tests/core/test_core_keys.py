@@ -90,3 +90,13 @@ def test_every_key_parses_back(ns: str, name: str, node: str, seq: int) -> None:
         node, ns, name
     )
     assert K.parse_event(K.event(ns, name, seq)) == EventRef(ns, name, seq)
+
+
+def test_sync_status_and_namespace_event_keys() -> None:
+    assert K.sync("manifests") == "/shoal/syncs/manifests"
+    assert K.syncs() == "/shoal/syncs/"
+    assert K.parse_sync("/shoal/syncs/manifests") == "manifests"
+    assert K.parse_sync("/shoal/syncs/a/b") is None
+    assert K.parse_sync(K.task("default", "web")) is None
+    assert K.events_in("default") == "/shoal/events/default/"
+    assert K.task_events("default", "web").startswith(K.events_in("default"))
