@@ -31,8 +31,10 @@ class Candidate:
         "live_cpu",
         "live_disk",
         "live_memory",
+        "memo",
         "name",
         "ready",
+        "shares",
         "tasks",
     )
 
@@ -56,6 +58,14 @@ class Candidate:
         self.host_ports = host_ports
         """Copied on write (`add`), so the view's set is never changed."""
         self.tasks = tasks
+        self.memo: tuple[float, ...] | None = None
+        """A scorer's figures about this node that hold until it gets a task (`add` clears it);
+        E-PVM keeps its powers of the loads here."""
+        self.shares = self._shares()
+        """(share, 1 / capacity) for cpu, memory and disk: the share of each resource that is
+        allocated, capped at 1, and its reciprocal capacity, kept up to date by `add` so a
+        scorer finds the share after a request as ``share + request * reciprocal``. A resource
+        the node has none of is full (share 1, reciprocal 0)."""
         self.live_cpu: float | None
         self.live_memory: float | None
         self.live_disk: float | None
@@ -97,6 +107,24 @@ class Candidate:
         if task.host_ports:
             self.host_ports = self.host_ports | task.host_ports
         self.tasks += 1
+        self.memo = None
+        _, rc, _, rm, _, rd = self.shares
+        c, m, d = self.allocated_cpu * rc, self.allocated_memory * rm, self.allocated_disk * rd
+        self.shares = (
+            c if c < 1.0 and rc else 1.0,
+            rc,
+            m if m < 1.0 and rm else 1.0,
+            rm,
+            d if d < 1.0 and rd else 1.0,
+            rd,
+        )
+
+    def _shares(self) -> tuple[float, float, float, float, float, float]:
+        return (
+            *_share(self.allocated_cpu, self.capacity_cpu),
+            *_share(self.allocated_memory, self.capacity_memory),
+            *_share(self.allocated_disk, self.capacity_disk),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -105,6 +133,14 @@ class Candidate:
             f"memory={self.allocated_memory}/{self.capacity_memory}, "
             f"disk={self.allocated_disk}/{self.capacity_disk}, tasks={self.tasks})"
         )
+
+
+def _share(allocated: float, capacity: float) -> tuple[float, float]:
+    if capacity <= 0:
+        return 1.0, 0.0
+    reciprocal = 1.0 / capacity
+    share = allocated * reciprocal
+    return (0.0 if share < 0.0 else 1.0 if share > 1.0 else share), reciprocal
 
 
 def _used_fraction(total: int, available: int) -> float:

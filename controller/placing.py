@@ -8,13 +8,12 @@ record stays small in a cluster of thousands of nodes).
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from datetime import datetime
 
 from controller.candidates import Candidate
 from controller.snapshot import PlacementResult, TaskRequest
-from schemas.placement import NodeScore, Placement, Rejection
+from schemas.placement import Placement
 
 __all__ = ["MAX_EXAMPLES", "MAX_SCORES", "Draft", "Rejections", "unschedulable_message"]
 
@@ -26,15 +25,20 @@ MAX_EXAMPLES = 5
 
 
 class Rejections:
-    """How many nodes were rejected for each reason, with a few of their names."""
+    """How many nodes were rejected for each reason, with a few of their names.
 
-    __slots__ = ("counts", "examples", "total")
+    A task's rejections start from those of the static filters, which every task with the same
+    node selector shares: `base` is read, never written, so it costs nothing per task.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("base", "counts", "examples", "total")
+
+    def __init__(self, base: Rejections | None = None) -> None:
+        self.base = base
         self.counts: dict[str, int] = {}
         self.examples: dict[str, list[str]] = {}
-        self.total = 0
-        """The sum of the counts."""
+        self.total: int = base.total if base is not None else 0
+        """The sum of the counts, the base's included."""
 
     def add(self, reason: str, node: str) -> None:
         self.total += 1
@@ -48,16 +52,21 @@ class Rejections:
             counts[reason] = 1
             self.examples[reason] = [node]
 
-    def copy(self) -> Rejections:
-        other = Rejections()
-        other.total = self.total
-        other.counts = dict(self.counts)
-        other.examples = {r: list(names) for r, names in self.examples.items()}
-        return other
-
     def ordered(self) -> list[tuple[str, int, list[str]]]:
-        """(reason, count, examples), most common first, then by reason."""
-        rows = [(r, c, self.examples[r]) for r, c in self.counts.items()]
+        """(reason, count, examples), most common first, then by reason; the base's included."""
+        layers: list[Rejections] = []
+        layer: Rejections | None = self
+        while layer is not None:
+            layers.append(layer)
+            layer = layer.base
+        counts: dict[str, int] = {}
+        examples: dict[str, list[str]] = {}
+        for layer in reversed(layers):
+            for reason, count in layer.counts.items():
+                counts[reason] = counts.get(reason, 0) + count
+                names = examples.setdefault(reason, [])
+                names.extend(layer.examples[reason][: MAX_EXAMPLES - len(names)])
+        rows = [(r, c, examples[r]) for r, c in counts.items()]
         rows.sort(key=lambda row: (-row[1], row[0]))
         return rows
 
@@ -71,9 +80,25 @@ def unschedulable_message(total: int, rejected: Rejections) -> str:
 
 
 class Draft:
-    """What one placement found, before it becomes a `PlacementResult`."""
+    """What one placement found; it gives the result its message at once and its record later.
 
-    __slots__ = ("checked", "rejected", "scheduler", "task", "time", "total")
+    The message is made when the task is placed (the status needs it); the `Placement` record
+    only when the result's `placement` is read, from the figures kept here.
+    """
+
+    __slots__ = (
+        "checked",
+        "chosen",
+        "feasible",
+        "message",
+        "parts",
+        "rejected",
+        "scheduler",
+        "task",
+        "time",
+        "total",
+        "totals",
+    )
 
     def __init__(
         self,
@@ -92,28 +117,16 @@ class Draft:
         self.checked = checked
         """Nodes given a verdict: all of them unless sampling stopped early."""
         self.rejected = rejected
+        self.feasible: Sequence[Candidate] = ()
+        self.totals: Sequence[float] = ()
+        self.parts: Sequence[tuple[str, Sequence[float]]] = ()
+        self.chosen = -1
+        self.message = ""
 
-    def _record(self, **fields: object) -> Placement:
-        t = self.task
-        rejected = [
-            Rejection(reason=r, count=c, nodes=names) for r, c, names in self.rejected.ordered()
-        ]
-        return Placement(
-            namespace=t.namespace,
-            name=t.name,
-            generation=t.generation,
-            time=self.time,
-            scheduler=self.scheduler,
-            nodesTotal=self.total,
-            rejected=rejected,
-            **fields,
-        )
-
-    def result(self) -> PlacementResult:
+    def unschedulable(self) -> PlacementResult:
         """The task fits nowhere."""
-        message = unschedulable_message(self.total, self.rejected)
-        record = self._record(node=None, message=message, nodesFeasible=0, nodesScored=0)
-        return PlacementResult(task=self.task, node=None, placement=record)
+        self.message = message = unschedulable_message(self.total, self.rejected)
+        return PlacementResult(self.task, None, message=message, build=self.record)
 
     def placed(
         self,
@@ -122,27 +135,50 @@ class Draft:
         parts: Sequence[tuple[str, Sequence[float]]],
         chosen: int,
     ) -> PlacementResult:
-        """The task goes to `feasible[chosen]`; `totals` and `parts` are the scores."""
+        """The task goes to `feasible[chosen]`; `totals` and `parts` are their scores."""
+        self.feasible = feasible
+        self.totals, self.parts, self.chosen = totals, parts, chosen
         node = feasible[chosen].name
         n = len(feasible)
         if self.checked >= self.total:
-            how = f"{n}/{self.total} nodes feasible, {n} scored"
+            how = f"{n}/{self.total} nodes feasible"
         else:
             how = f"sampled: {n} feasible of {self.checked} nodes checked out of {self.total}"
-            how += f", {n} scored"
-        message = f"placed on {node} (score {totals[chosen]:.2f}; {how})"
-        best = heapq.nsmallest(
-            MAX_SCORES, range(n), key=lambda i: (-totals[i], i != chosen, feasible[i].name)
-        )
-        scores = [
-            NodeScore(
-                node=feasible[i].name,
-                score=round(totals[i], 4),
-                parts={name: round(values[i], 4) for name, values in parts},
-            )
-            for i in best
+        self.message = message = f"placed on {node} (score {totals[chosen]:.2f}; {how}, {n} scored)"
+        return PlacementResult(self.task, node, message=message, build=self.record)
+
+    def record(self) -> Placement:
+        """The `Placement` for `shoal describe`: the best `MAX_SCORES` scores, chosen first."""
+        t, totals, chosen, feasible = self.task, self.totals, self.chosen, self.feasible
+        best: list[int] = []
+        if chosen >= 0:  # the chosen node first, then the best of the others (ties: visit order)
+            ranked = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
+            best = [chosen, *(i for i in ranked[:MAX_SCORES] if i != chosen)][:MAX_SCORES]
+        scores = []
+        for i in best:
+            total = round(totals[i], 4)
+            parts = {
+                name: total if values is totals else round(values[i], 4)
+                for name, values in self.parts
+            }
+            scores.append({"node": feasible[i].name, "score": total, "parts": parts})
+        rejected = [
+            {"reason": r, "count": c, "nodes": list(examples)}
+            for r, c, examples in self.rejected.ordered()
         ]
-        record = self._record(
-            node=node, message=message, nodesFeasible=n, nodesScored=n, scores=scores
+        return Placement.model_validate(
+            {
+                "namespace": t.namespace,
+                "name": t.name,
+                "generation": t.generation,
+                "time": self.time,
+                "scheduler": self.scheduler,
+                "node": feasible[chosen].name if chosen >= 0 else None,
+                "message": self.message,
+                "nodesTotal": self.total,
+                "nodesFeasible": len(feasible),
+                "nodesScored": len(feasible),
+                "rejected": rejected,
+                "scores": scores,
+            }
         )
-        return PlacementResult(task=self.task, node=node, placement=record)

@@ -20,27 +20,25 @@ For each task:
    and kube-scheduler's percentageOfNodesToScore do. Roundrobin walks in name order from its
    cursor instead, so its next node is always the first feasible one. A task that fits
    nowhere has been checked against every node, so its message counts them all.
-3. *Score* (`controller.scorers`) and pick the highest total; equal totals are broken by the
-   injected random generator, so a seed gives the same plan every time.
+3. *Score* (`controller.scorers`) and pick the highest total; equal totals (exactly equal:
+   nodes in the same state score the same float) are broken by the injected random
+   generator, so a seed gives the same plan every time.
 """
 
 from __future__ import annotations
 
 import random
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from controller.candidates import Candidate
-from controller.filters import FILTERS, Check
+from controller.filters import NodeCheck, prepare
 from controller.placing import Draft, Rejections
 from controller.scorers import POLICIES, RoundRobin, Scorer, make_scorers
-from controller.snapshot import NodeView, PlacementResult, TaskRequest
+from controller.snapshot import HostPort, NodeView, PlacementResult, TaskRequest
 
 __all__ = ["POLICIES", "Scheduler"]
-
-TIE = 1e-12
-"""Totals this close are equal, and the generator chooses between them."""
 
 
 class Scheduler:
@@ -79,22 +77,23 @@ class Scheduler:
 class _Group:
     """The nodes that pass the static filters for one node selector, and those that do not."""
 
-    __slots__ = ("eligible", "names", "shuffled", "static")
+    __slots__ = ("eligible", "names", "ring", "static")
 
     def __init__(self, candidates: Sequence[Candidate], task: TaskRequest) -> None:
         self.eligible: list[Candidate] = []
         self.static = Rejections()
-        checks = [f.check for f in FILTERS if f.static and f.applies(task)]
+        checks = prepare(task, static=True)
         for node in candidates:
             for check in checks:
-                reason = check(node, task)
+                reason = check(node)
                 if reason is not None:
                     self.static.add(reason, node.name)
                     break
             else:
                 self.eligible.append(node)
         self.names = [n.name for n in self.eligible]
-        self.shuffled: list[Candidate] | None = None
+        self.ring: list[Candidate] | None = None
+        """The eligible nodes shuffled, twice over, so a walk from any start is one slice."""
 
 
 class _Pass:
@@ -111,21 +110,32 @@ class _Pass:
         for scorer, _ in scheduler._scorers:
             scorer.begin_pass(names)
         self.groups: dict[tuple[tuple[str, str], ...], _Group] = {}
-        single = scheduler._scorers[0] if len(scheduler._scorers) == 1 else None
-        self.single = single[0] if single is not None and single[1] == 1.0 else None
+        self.prepared: dict[tuple[float, int, int, frozenset[HostPort]], list[NodeCheck]] = {}
+        [(first, weight), *others] = scheduler._scorers
+        self.single = first if not others and weight == 1.0 else None
 
     def run(self, tasks: Sequence[TaskRequest]) -> list[PlacementResult]:
         seen: set[str] = set()
         results = []
         for task in tasks:
-            if task.key in seen:
-                raise ValueError(f"task {task.key} appears twice in one scheduling pass")
-            seen.add(task.key)
+            key = task.key
+            if key in seen:
+                raise ValueError(f"task {key} appears twice in one scheduling pass")
+            seen.add(key)
             results.append(self.place(task))
         return results
 
+    def checks(self, task: TaskRequest) -> list[NodeCheck]:
+        """The per-task filters prepared for `task`; tasks asking the same share them."""
+        req = task.request
+        key = (req.cpu, req.memory, req.disk, task.host_ports)
+        checks = self.prepared.get(key)
+        if checks is None:
+            checks = self.prepared[key] = prepare(task, static=False)
+        return checks
+
     def group(self, task: TaskRequest) -> _Group:
-        key = _selector_key(task.node_selector)
+        key = tuple(sorted(task.node_selector.items())) if task.node_selector else ()
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = _Group(self.candidates, task)
@@ -134,24 +144,41 @@ class _Pass:
     def place(self, task: TaskRequest) -> PlacementResult:
         s = self.s
         group = self.group(task)
-        rejected = group.static.copy()
-        checks: list[Check] = [f.check for f in FILTERS if not f.static and f.applies(task)]
+        rejected = Rejections(group.static)
+        checks = self.checks(task)
         order, start, limit = self.walk(group)
-        n = len(order)
+        n = len(group.eligible)
         feasible: list[Candidate] = []
+        add = feasible.append
         checked = rejected.total
-        for i in range(start, start + n):
-            node = order[i if i < n else i - n]
-            checked += 1
-            for check in checks:
-                reason = check(node, task)
-                if reason is not None:
+        if not checks:  # nothing asked of the node: every eligible one fits
+            feasible = order[start : start + min(n, limit)]
+            checked += len(feasible)
+        elif len(checks) == 1:
+            [check] = checks
+            for i in range(start, start + n):
+                node = order[i]
+                reason = check(node)
+                if reason is None:
+                    add(node)
+                    if len(feasible) >= limit:
+                        break
+                else:
                     rejected.add(reason, node.name)
-                    break
-            else:
-                feasible.append(node)
-                if len(feasible) >= limit:
-                    break
+            checked += i - start + 1 if n else 0
+        else:
+            for i in range(start, start + n):
+                node = order[i]
+                for check in checks:
+                    reason = check(node)
+                    if reason is not None:
+                        rejected.add(reason, node.name)
+                        break
+                else:
+                    add(node)
+                    if len(feasible) >= limit:
+                        break
+            checked += i - start + 1 if n else 0
         draft = Draft(
             task=task,
             time=self.now,
@@ -161,11 +188,13 @@ class _Pass:
             rejected=rejected,
         )
         if not feasible:
-            return draft.result()
+            return draft.unschedulable()
         totals, parts = self.score(feasible, task)
         best = max(totals)
-        ties = [i for i, t in enumerate(totals) if t >= best - TIE]
-        chosen = ties[0] if len(ties) == 1 else s._rng.choice(ties)
+        if totals.count(best) == 1:
+            chosen = totals.index(best)
+        else:
+            chosen = s._rng.choice([i for i, t in enumerate(totals) if t == best])
         node = feasible[chosen]
         node.add(task)
         for scorer, _ in s._scorers:
@@ -173,21 +202,24 @@ class _Pass:
         return draft.placed(feasible, totals, parts, chosen)
 
     def walk(self, group: _Group) -> tuple[list[Candidate], int, int]:
-        """The order to visit the group's nodes in, where to start, and how many to score."""
+        """A list holding the nodes to visit from an index on, the index, how many to score."""
         s = self.s
         eligible = group.eligible
         n = len(eligible)
         if n < s.full_scan_below:
             return eligible, 0, n
+        if group.ring is None:
+            if s._round_robin is not None:  # name order: the first feasible node is the next one
+                group.ring = eligible + eligible
+            else:
+                shuffled = list(eligible)
+                s._rng.shuffle(shuffled)
+                group.ring = shuffled + shuffled
         rr = s._round_robin
         if rr is not None:
-            # Name order from the first node after the cursor: the first feasible one is next.
             start = 0 if rr.last is None else bisect_right(group.names, rr.last)
-            return eligible, start % n, s.sample_size
-        if group.shuffled is None:
-            group.shuffled = list(eligible)
-            s._rng.shuffle(group.shuffled)
-        return group.shuffled, s._rng.randrange(n), s.sample_size
+            return group.ring, start % n, s.sample_size
+        return group.ring, int(s._rng.random() * n), s.sample_size
 
     def score(
         self, feasible: list[Candidate], task: TaskRequest
@@ -198,7 +230,3 @@ class _Pass:
         parts = [(sc.name, [w * x for x in sc.score(feasible, task)]) for sc, w in self.s._scorers]
         totals = [sum(col) for col in zip(*(p for _, p in parts), strict=True)]
         return totals, parts
-
-
-def _selector_key(selector: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(selector.items())) if selector else ()

@@ -54,22 +54,25 @@ class Scorer:
         """The task just scored was placed on `node`."""
 
 
-def used_after(allocated: float, requested: float, capacity: float) -> float:
-    """The share of `capacity` in use once `requested` is added, in [0, 1]; 1 without capacity."""
-    if capacity <= 0:
-        return 1.0
-    used = (allocated + requested) / capacity
-    return 0.0 if used < 0.0 else 1.0 if used > 1.0 else used
-
-
-def _mean_used_after(node: Candidate, task: TaskRequest) -> float:
+def used_after(nodes: Sequence[Candidate], task: TaskRequest) -> list[float]:
+    """Per node, the share of it in use once `task` is added: the mean over CPU and memory, and
+    disk when the task requests disk, each share at most 1; a resource the node has none of
+    counts as full (see `Candidate.shares`)."""
     req = task.request
-    used = used_after(node.allocated_cpu, req.cpu, node.capacity_cpu) + used_after(
-        node.allocated_memory, req.memory, node.capacity_memory
-    )
-    if req.disk > 0:
-        return (used + used_after(node.allocated_disk, req.disk, node.capacity_disk)) / 3.0
-    return used / 2.0
+    cpu, memory, disk = req.cpu, req.memory, req.disk
+    out: list[float] = []
+    append = out.append
+    if disk > 0:
+        for n in nodes:
+            c, rc, m, rm, d, rd = n.shares
+            used = (c + cpu * rc + m + memory * rm + d + disk * rd) / 3.0
+            append(used if used < 1.0 else 1.0)
+    else:
+        for n in nodes:
+            c, rc, m, rm, _, _ = n.shares
+            used = (c + cpu * rc + m + memory * rm) * 0.5
+            append(used if used < 1.0 else 1.0)
+    return out
 
 
 class LeastAllocated(Scorer):
@@ -78,7 +81,7 @@ class LeastAllocated(Scorer):
     name = "least-allocated"
 
     def score(self, nodes: Sequence[Candidate], task: TaskRequest) -> list[float]:
-        return [1.0 - _mean_used_after(n, task) for n in nodes]
+        return [1.0 - u for u in used_after(nodes, task)]
 
 
 class MostAllocated(Scorer):
@@ -87,7 +90,7 @@ class MostAllocated(Scorer):
     name = "most-allocated"
 
     def score(self, nodes: Sequence[Candidate], task: TaskRequest) -> list[float]:
-        return [_mean_used_after(n, task) for n in nodes]
+        return used_after(nodes, task)
 
 
 LIEB = 1.53960071783900203869
@@ -138,23 +141,49 @@ class Epvm(Scorer):
 
     def __init__(self, max_tasks: int = EPVM_MAX_TASKS) -> None:
         self.max_tasks = max_tasks
+        self._task_step = pow(LIEB, 1 / max_tasks) - 1.0
 
-    def cost(self, node: Candidate, task: TaskRequest) -> float:
+    def powers(self, node: Candidate) -> tuple[float, ...]:
+        """LIEB to the power of each load before the task (cpu, memory, disk, task count).
+
+        They depend on the node only, so they are kept in `node.memo` until it gets a task.
+        """
+        memo = node.memo
+        if memo is None:
+            memo = node.memo = (
+                pow(LIEB, _load(node.live_cpu, node.allocated_cpu, node.capacity_cpu)),
+                pow(LIEB, _load(node.live_memory, node.allocated_memory, node.capacity_memory)),
+                pow(LIEB, _load(node.live_disk, node.allocated_disk, node.capacity_disk)),
+                pow(LIEB, node.tasks / self.max_tasks),
+            )
+        return memo
+
+    def costs(self, nodes: Sequence[Candidate], task: TaskRequest) -> list[float]:
+        """The marginal cost of `task` on each node, using LIEB**(a + b) = LIEB**a * LIEB**b:
+        the powers of the loads before are kept per node, and the request's share of a
+        resource is ``request * reciprocal capacity`` (`Candidate.shares`; 0 without any)."""
         req = task.request
-        cost = 0.0
-        for live, allocated, capacity, requested in (
-            (node.live_cpu, node.allocated_cpu, node.capacity_cpu, req.cpu),
-            (node.live_memory, node.allocated_memory, node.capacity_memory, req.memory),
-            (node.live_disk, node.allocated_disk, node.capacity_disk, req.disk),
-        ):
-            if requested > 0 and capacity > 0:
-                before = _load(live, allocated, capacity)
-                cost += pow(LIEB, before + requested / capacity) - pow(LIEB, before)
-        tasks = node.tasks / self.max_tasks
-        return cost + pow(LIEB, tasks + 1 / self.max_tasks) - pow(LIEB, tasks)
+        cpu, memory, disk = req.cpu, req.memory, req.disk
+        step = self._task_step
+        out: list[float] = []
+        append = out.append
+        for n in nodes:
+            powers = n.memo
+            if powers is None:
+                powers = self.powers(n)
+            cost = powers[3] * step
+            _, rc, _, rm, _, rd = n.shares
+            if cpu > 0:
+                cost += powers[0] * (pow(LIEB, cpu * rc) - 1.0)
+            if memory > 0:
+                cost += powers[1] * (pow(LIEB, memory * rm) - 1.0)
+            if disk > 0:
+                cost += powers[2] * (pow(LIEB, disk * rd) - 1.0)
+            append(cost)
+        return out
 
     def score(self, nodes: Sequence[Candidate], task: TaskRequest) -> list[float]:
-        costs = [self.cost(n, task) for n in nodes]
+        costs = self.costs(nodes, task)
         if not costs:
             return []
         low, high = min(costs), max(costs)

@@ -11,7 +11,7 @@ pass over thousands of nodes does no validation work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from schemas.node import NodeMetrics
@@ -85,11 +85,73 @@ class TaskRequest:
         )
 
 
-@dataclass(frozen=True, slots=True)
 class PlacementResult:
-    """The scheduler's answer for one task: a node, or None and the reason in `placement`."""
+    """The scheduler's answer for one task: a node, or None and the reason in `placement`.
+
+    Immutable. Built either from a finished `placement`, or from its `message` and a `build`
+    function that makes the record when `placement` is first read: a pydantic `Placement` costs
+    more to build than placing the task does, so a caller that needs only `node` and `message`
+    (the task's status) never pays for it.
+    """
+
+    __slots__ = ("_build", "_placement", "message", "node", "task")
 
     task: TaskRequest
     node: str | None
-    placement: Placement
-    """The record for `shoal describe`; its `message` is what the task's status shows."""
+    message: str
+    """What the task's status shows; the same as ``placement.message``."""
+    _placement: Placement | None
+    _build: Callable[[], Placement] | None
+
+    def __init__(
+        self,
+        task: TaskRequest,
+        node: str | None,
+        placement: Placement | None = None,
+        *,
+        message: str | None = None,
+        build: Callable[[], Placement] | None = None,
+    ) -> None:
+        if placement is not None:
+            message = placement.message
+        elif build is None or message is None:
+            raise TypeError("PlacementResult needs a placement, or a message and a build function")
+        init = object.__setattr__
+        init(self, "task", task)
+        init(self, "node", node)
+        init(self, "message", message)
+        init(self, "_placement", placement)
+        init(self, "_build", build)
+
+    @property
+    def placement(self) -> Placement:
+        """The record for `shoal describe`; its `message` is what the task's status shows."""
+        record = self._placement
+        if record is None:
+            build = self._build
+            if build is None:  # another thread built it meanwhile (it sets the record first)
+                record = self._placement
+                assert record is not None
+            else:
+                record = build()
+                object.__setattr__(self, "_placement", record)
+                object.__setattr__(self, "_build", None)  # let go of what the build held
+        return record
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"PlacementResult is immutable (cannot set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PlacementResult is immutable (cannot delete {name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PlacementResult):
+            return NotImplemented
+        return (self.task, self.node, self.placement) == (other.task, other.node, other.placement)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"PlacementResult(task={self.task.key!r}, node={self.node!r}, message={self.message!r})"
+        )
