@@ -206,7 +206,7 @@ class _Pass:
         s = self.s
         eligible = group.eligible
         n = len(eligible)
-        if n < s.full_scan_below:
+        if n < s.full_scan_below or n == 0:
             return eligible, 0, n
         if group.ring is None:
             if s._round_robin is not None:  # name order: the first feasible node is the next one

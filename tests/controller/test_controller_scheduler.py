@@ -237,3 +237,75 @@ def test_disk_counts_in_spread_only_when_requested() -> None:
     assert with_disk.node == "n2"
     [without] = place(nodes, [task()])
     assert without.placement.scores[0].score == without.placement.scores[1].score
+
+
+@pytest.mark.parametrize("full_scan_below", [100, 0])  # a full scan, and a sampled walk
+def test_roundrobin_cycles_in_name_order_across_calls(full_scan_below: int) -> None:
+    nodes = [node("c"), node("a"), node("b", memory=GI // 2), node("d")]
+    scheduler = Scheduler(
+        "roundrobin", rng=random.Random(0), sample_size=2, full_scan_below=full_scan_below
+    )
+    placed = []
+    for i in range(3):  # one task per pass: the cursor carries over
+        placed += [r.node for r in scheduler.place(nodes, [task(f"x{i}")], NOW)]
+    placed += [r.node for r in scheduler.place(nodes, [task(f"y{i}") for i in range(4)], NOW)]
+    # b cannot hold the task and is skipped.
+    assert placed == ["a", "c", "d", "a", "c", "d", "a"]
+
+
+def test_roundrobin_carries_on_after_a_node_leaves() -> None:
+    scheduler = Scheduler("roundrobin", rng=random.Random(0))
+    nodes = [node("a"), node("b"), node("c")]
+    assert [r.node for r in scheduler.place(nodes, [task("1"), task("2")], NOW)] == ["a", "b"]
+    nodes = [node("a"), node("c")]  # b left
+    assert [r.node for r in scheduler.place(nodes, [task("3"), task("4")], NOW)] == ["c", "a"]
+
+
+def test_sampling_stops_at_the_sample_size() -> None:
+    nodes = [node(f"n{i:02d}") for i in range(20)]
+    scheduler = Scheduler(rng=random.Random(3), sample_size=4, full_scan_below=10)
+    [result] = scheduler.place(nodes, [task()], NOW)
+    p = result.placement
+    assert (p.nodesTotal, p.nodesFeasible, p.nodesScored, len(p.scores)) == (20, 4, 4, 4)
+    assert result.message.endswith("; sampled: 4 feasible of 4 nodes checked out of 20, 4 scored)")
+    assert result.message.startswith(f"placed on {result.node} (score 0.")
+
+
+def test_sampling_counts_the_nodes_it_rejected_on_the_way() -> None:
+    nodes = [node(f"n{i:02d}", memory=GI // 2) for i in range(15)] + [
+        node(f"m{i:02d}") for i in range(5)
+    ]
+    scheduler = Scheduler(rng=random.Random(5), sample_size=5, full_scan_below=10)
+    [result] = scheduler.place(nodes, [task()], NOW)
+    p = result.placement
+    assert p.nodesFeasible == 5  # all five big nodes, wherever the walk began
+    rejected = sum(r.count for r in p.rejected)
+    checked = int(result.message.split(" nodes checked")[0].rsplit(" ", 1)[1])
+    assert checked == rejected + 5
+    assert all(len(r.nodes) <= 5 for r in p.rejected)
+
+
+def test_an_unschedulable_task_is_checked_against_every_node_even_when_sampling() -> None:
+    nodes = [node(f"n{i:03d}", memory=GI // 2) for i in range(300)] + [node("ready", ready=False)]
+    scheduler = Scheduler(rng=random.Random(1), sample_size=5, full_scan_below=10)
+    [result] = scheduler.place(nodes, [task()], NOW)
+    assert result.message == "0/301 nodes: 300 insufficient memory, 1 node not ready"
+    [memory, not_ready] = result.placement.rejected
+    assert (memory.count, len(memory.nodes), not_ready.nodes) == (300, 5, ["ready"])
+
+
+def test_the_record_keeps_ten_scores_the_chosen_first() -> None:
+    nodes = [node(f"n{i:02d}", used_cpu=i * 0.1) for i in range(30)]
+    [result] = place(nodes, [task()])
+    scores = result.placement.scores
+    assert len(scores) == 10
+    assert scores[0].node == result.node == "n00"
+    assert [s.score for s in scores] == sorted((s.score for s in scores), reverse=True)
+
+
+def test_the_record_is_built_once_and_equals_itself() -> None:
+    [result] = place([node("n1")], [task()])
+    assert result.placement is result.placement
+    assert result.placement.message == result.message
+    with pytest.raises(AttributeError):
+        result.node = "n2"
