@@ -110,11 +110,34 @@ def cli(
 
 
 def _register() -> None:
-    from shoal import cmd_agent, cmd_apply, cmd_etcd
+    from shoal import (
+        cmd_agent,
+        cmd_apply,
+        cmd_delete,
+        cmd_describe,
+        cmd_diff,
+        cmd_etcd,
+        cmd_events,
+        cmd_get,
+        cmd_lifecycle,
+        cmd_logs,
+        cmd_sync,
+        cmd_top,
+    )
 
     cli.add_command(cmd_etcd.etcd)
     cli.add_command(cmd_apply.apply)
     cli.add_command(cmd_agent.agent)
+    cli.add_command(cmd_get.get)
+    cli.add_command(cmd_diff.diff)
+    cli.add_command(cmd_delete.delete)
+    cli.add_command(cmd_lifecycle.stop)
+    cli.add_command(cmd_lifecycle.start)
+    cli.add_command(cmd_describe.describe)
+    cli.add_command(cmd_events.events)
+    cli.add_command(cmd_logs.logs)
+    cli.add_command(cmd_top.top)
+    cli.add_command(cmd_sync.sync)
 
 
 _register()
