@@ -31,6 +31,7 @@ import random
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
 
 from controller.candidates import Candidate
 from controller.filters import NodeCheck, prepare
@@ -42,7 +43,10 @@ __all__ = ["POLICIES", "Scheduler"]
 
 
 class Scheduler:
-    """Places tasks with one scoring policy; see the module docstring for a pass's steps."""
+    """Places tasks with one scoring policy; see the module docstring for a pass's steps.
+
+    One pass at a time: the generator and roundrobin's cursor are not guarded by a lock.
+    """
 
     def __init__(
         self,
@@ -70,7 +74,8 @@ class Scheduler:
     def place(
         self, nodes: Sequence[NodeView], tasks: Sequence[TaskRequest], now: datetime
     ) -> list[PlacementResult]:
-        """One pass: a result per task, in order. Each task may appear once (ValueError)."""
+        """One pass: a result per task, in order. A task may appear once and a node name once
+        (ValueError otherwise: a mistake of the caller's, not a verdict on the task)."""
         return _Pass(self, nodes, now).run(tasks)
 
 
@@ -93,7 +98,8 @@ class _Group:
                 self.eligible.append(node)
         self.names = [n.name for n in self.eligible]
         self.ring: list[Candidate] | None = None
-        """The eligible nodes shuffled, twice over, so a walk from any start is one slice."""
+        """The eligible nodes in walking order, twice over, so a walk from any start needs no
+        wrap-around: shuffled, or in name order for roundrobin."""
 
 
 class _Pass:
@@ -106,7 +112,8 @@ class _Pass:
         )
         names = [c.name for c in self.candidates]
         if len(set(names)) != len(names):
-            raise ValueError("two node views share a name")
+            twice = next(a for a, b in pairwise(names) if a == b)
+            raise ValueError(f"two node views are named {twice!r}")
         for scorer, _ in scheduler._scorers:
             scorer.begin_pass(names)
         self.groups: dict[tuple[tuple[str, str], ...], _Group] = {}

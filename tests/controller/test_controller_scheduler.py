@@ -192,6 +192,11 @@ def test_one_task_twice_in_a_pass_is_a_mistake() -> None:
         place([node("n1")], [task("a"), task("a")])
 
 
+def test_one_node_twice_is_a_mistake() -> None:
+    with pytest.raises(ValueError, match="two node views are named 'n1'"):
+        place([node("n1"), node("n2"), node("n1")], [task()])
+
+
 def test_unknown_policy_names_the_choices() -> None:
     with pytest.raises(ValueError) as info:
         Scheduler("fastest")
