@@ -314,3 +314,13 @@ def test_the_record_is_built_once_and_equals_itself() -> None:
     assert result.placement.message == result.message
     with pytest.raises(AttributeError):
         result.node = "n2"
+
+
+def test_a_result_can_still_be_made_from_a_finished_record() -> None:
+    [built] = place([node("n1")], [task()])
+    record = built.placement
+    again = PlacementResult(built.task, "n1", record)
+    assert (again.message, again.placement) == (record.message, record)
+    assert again == built
+    with pytest.raises(TypeError, match="needs a placement"):
+        PlacementResult(built.task, "n1")
