@@ -22,6 +22,7 @@ from core.settings import (
     parse_endpoints,
 )
 from shoal import __version__
+from shoal.connect import unreachable_message
 
 
 class ShoalGroup(click.Group):
@@ -31,7 +32,7 @@ class ShoalGroup(click.Group):
         try:
             return super().invoke(ctx)
         except Unavailable as exc:
-            click.echo(f"error: cannot reach etcd: {exc}", err=True)
+            click.echo(f"error: {unreachable_message(exc)}", err=True)
             sys.exit(1)
         except ShoalError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -68,9 +69,9 @@ def _endpoints(ctx: click.Context, param: click.Parameter, value: str) -> tuple[
 @click.option(
     "--timeout",
     envvar="SHOAL_TIMEOUT",
-    default=5.0,
+    default=3.0,
     show_default=True,
-    type=float,
+    type=click.FloatRange(min=0.1),
     help="Seconds to wait for etcd before giving up.",
 )
 @click.option(

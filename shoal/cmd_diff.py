@@ -18,7 +18,7 @@ from core.settings import Settings
 from schemas.selector import Selector
 from shoal.applying import plan_apply, read_current
 from shoal.cmd_apply import parse_selector_option
-from shoal.connect import connect, keys_for
+from shoal.connect import connect, keys_for, unreachable_message
 from shoal.diffing import diff_changes
 from shoal.inputs import load_or_exit
 from shoal.progress import bulk_work
@@ -55,7 +55,7 @@ def diff(
                 store.close()
             changes = plan_apply(tasks, current, now=SystemClock().now(), prune=selector)
     except Unavailable as exc:
-        click.echo(f"error: cannot reach etcd: {exc}", err=True)
+        click.echo(f"error: {unreachable_message(exc)}", err=True)
         sys.exit(ERROR)
     except ShoalError as exc:
         click.echo(f"error: {exc}", err=True)

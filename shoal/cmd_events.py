@@ -22,7 +22,7 @@ from shoal import formatting as fmt
 from shoal.cmd_get import dump_json, dump_yaml
 from shoal.connect import connect, keys_for
 from shoal.following import Cache, Follower
-from shoal.options import namespace_options, stop_on_signals
+from shoal.options import follower_logging, namespace_options, stop_on_signals
 from shoal.tables import RowStream, console, print_table
 
 
@@ -120,6 +120,7 @@ def events(
     store = connect(settings)
     try:
         if watch:
+            follower_logging(settings.log)
             follower = Follower(
                 store,
                 [prefix],

@@ -27,7 +27,7 @@ from shoal.cmd_apply import parse_selector_option
 from shoal.connect import connect, keys_for
 from shoal.following import Cache, Cached, Follower
 from shoal.kinds import NodeKind, SyncKind, TaskKind, View, sort_objects
-from shoal.options import Kind, name_ref, namespace_options, stop_on_signals
+from shoal.options import Kind, follower_logging, name_ref, namespace_options, stop_on_signals
 from shoal.tables import RowStream, console, print_table
 from shoal.views import read_node_info
 
@@ -109,6 +109,7 @@ def get(
     store = connect(settings)
     try:
         if watch:
+            follower_logging(settings.log)
             printer = WatchPrinter(store, keys, view, output, selector, output_watch_events)
             follower = Follower(
                 store, view.prefixes(), view.ident, endpoints=settings.etcd.endpoints

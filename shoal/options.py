@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from core.logs import configure_logging
+from core.settings import LogSettings
 from schemas.fields import DNS_LABEL_PATTERN
 from schemas.meta import DEFAULT_NAMESPACE
 
@@ -115,3 +117,11 @@ def stop_on_signals() -> Iterator[threading.Event]:
         stop.set()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def follower_logging(settings: LogSettings) -> None:
+    """Logging for a command that follows changes: the watches' own warnings about a lost
+    connection are left out (the command prints one notice line instead), unless
+    --log-level debug asks for everything."""
+    level = "DEBUG" if settings.level.upper() == "DEBUG" else "ERROR"
+    configure_logging(LogSettings(level=level, format=settings.format))
