@@ -114,6 +114,7 @@ def _register() -> None:
     from shoal import (
         cmd_agent,
         cmd_apply,
+        cmd_controller,
         cmd_delete,
         cmd_describe,
         cmd_diff,
@@ -129,6 +130,7 @@ def _register() -> None:
     cli.add_command(cmd_etcd.etcd)
     cli.add_command(cmd_apply.apply)
     cli.add_command(cmd_agent.agent)
+    cli.add_command(cmd_controller.controller)
     cli.add_command(cmd_get.get)
     cli.add_command(cmd_diff.diff)
     cli.add_command(cmd_delete.delete)
