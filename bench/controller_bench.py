@@ -125,7 +125,12 @@ def seed(store: EtcdStore, keys: Keys, tasks: int, nodes: int) -> None:
             update={"uid": f"uid-{i:05d}", "generation": 1, "creationTimestamp": now}
         )
         task = task.model_copy(update={"metadata": meta})
-        ops.append(Put(keys.task("default", task.metadata.name), task.model_dump_json(exclude_none=True).encode()))
+        ops.append(
+            Put(
+                keys.task("default", task.metadata.name),
+                task.model_dump_json(exclude_none=True).encode(),
+            )
+        )
     store.commit_batch(ops)
 
 
@@ -156,7 +161,9 @@ def verify(store: EtcdStore, keys: Keys, tasks: int) -> dict[str, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--nodes", type=int, default=1_000)
     parser.add_argument("--max-txn-ops", type=int, default=128)
@@ -165,7 +172,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument HTML report")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     tune_gc()  # as `shoal controller` does
     keys = Keys("/bench")
@@ -181,7 +190,8 @@ def main() -> None:
             seeder = EtcdStore([server.endpoint])
             started = time.perf_counter()
             seed(seeder, keys, args.tasks, args.nodes)
-            print(f"seeded {args.tasks} tasks and {args.nodes} nodes in {time.perf_counter() - started:.2f}s")
+            took = time.perf_counter() - started
+            print(f"seeded {args.tasks} tasks and {args.nodes} nodes in {took:.2f}s")
             store = TimingStore(
                 [server.endpoint], tasks=args.tasks, keys=keys, max_txn_ops=args.max_txn_ops
             )
@@ -213,8 +223,10 @@ def main() -> None:
             server.stop()
 
     rate = args.tasks / scheduled
-    print(f"all {args.tasks} tasks Scheduled (bindings + statuses written) in {scheduled:.2f}s "
-          f"({rate:,.0f} placements/s; target: 2 s)")
+    print(
+        f"all {args.tasks} tasks Scheduled (bindings + statuses written) in {scheduled:.2f}s "
+        f"({rate:,.0f} placements/s; target: 2 s)"
+    )
     print(f"events and placement records written too after {records:.2f}s")
     print(f"checked in etcd: {figures}")
     result = {

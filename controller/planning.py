@@ -120,7 +120,9 @@ def _change(
     previous = old
     for state in path:
         reason, message, warning = steps.get(state, (_GENERIC[state], "", False))
-        events.append(PlannedEvent(reason, message, previous or S.Pending, state, warning))
+        # A first status other than Pending comes from the implicit Pending of a new task.
+        was = previous if previous is not None else (None if state is S.Pending else S.Pending)
+        events.append(PlannedEvent(reason, message, was, state, warning))
         previous = state
     if current is not None and current == target:
         return None, tuple(events), None
