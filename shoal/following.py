@@ -9,7 +9,9 @@ pings etcd every second and puts a one-line notice on the same queue when the co
 lost and when it is back.
 
 Objects are named by `ident(key)` (a task's `<ns>/<name>`, a node's name): several keys can
-make one object (a task and its status), and the sink builds the object from the cache.
+make one object (a task and its status), and the sink builds the object from the cache. Every
+event makes one call, in revision order, even when etcd delivers several in one batch; only
+a re-list (after compaction) folds what changed into one call per object.
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ class Follower:
             return
         touched: list[str] = []
         if kind == "events":
+            # One change, one call, even when etcd hands several in one batch (a watch that
+            # catches up sends them together): a follower must see every state, in order.
             assert isinstance(payload, list)
             for event in payload:
                 ident = self._ident(event.key)
@@ -173,8 +177,7 @@ class Follower:
                     self.cache[event.key] = Cached(event.value, event.mod_revision)
                 else:
                     self.cache.pop(event.key, None)
-                if ident not in touched:
-                    touched.append(ident)
+                sink.changed(ident, self.cache)
         elif kind == "relist":
             assert isinstance(payload, Listing)
             before = {k: v for k, v in self.cache.items() if k.startswith(prefix)}

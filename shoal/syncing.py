@@ -134,6 +134,8 @@ class DirectorySync:
 
     def run_once(self, trigger: str = "start") -> PassOutcome:
         """One pass in the calling thread (for --once, and for tests)."""
+        if self.passes == 0:
+            self._carry_over()
         outcome = run_pass(
             self.store,
             self.keys,
@@ -188,6 +190,19 @@ class DirectorySync:
             self._last_problems = list(outcome.problems)
         self.record = outcome.record(self.record, trigger, self.clock.now())
         self._write_record()
+
+    def _carry_over(self) -> None:
+        """Keep the last writes an earlier run of this sync recorded (a restart loses none)."""
+        try:
+            existing = get_model(self.store, self.keys.sync(self.options.name), SyncRecord)
+        except ShoalError:
+            return
+        if existing is not None:
+            old = existing.model.status
+            state = self.record.status.model_copy(
+                update={"lastChange": old.lastChange, "lastChanges": old.lastChanges}
+            )
+            self.record = self.record.model_copy(update={"status": state})
 
     def _stopped(self) -> None:
         state = self.record.status.model_copy(update={"stoppedAt": self.clock.now()})
