@@ -6,6 +6,7 @@ import json
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -26,11 +27,11 @@ def _event(
     reason: str,
     *,
     namespace: str = "default",
-    **kw: object,
+    **kw: Any,
 ) -> None:
     event = TaskEvent(
         namespace=namespace, name=name, reason=reason, time=T0 + timedelta(seconds=seq), **kw
-    )  # type: ignore[arg-type]
+    )
     put_model(shoal.store, shoal.keys.event(namespace, name, seq), event)
 
 
