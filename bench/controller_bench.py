@@ -23,6 +23,7 @@ N events; N placement records). Prints the figures and writes bench/results/cont
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import platform
@@ -169,6 +170,9 @@ def main() -> None:
     parser.add_argument("--max-txn-ops", type=int, default=128)
     parser.add_argument("--scheduler", default="spread")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--sample-size", type=int, default=None, help="feasible nodes scored per placement"
+    )
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument HTML report")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results")
     args = parser.parse_args()
@@ -198,6 +202,8 @@ def main() -> None:
             settings = ControllerSettings(
                 scheduler=args.scheduler, workers=args.workers, seed=1, freeze_gc=True
             )
+            if args.sample_size is not None:
+                settings = dataclasses.replace(settings, sample_size=args.sample_size)
             controller = Controller(store, keys, settings)
             profiler = None
             if args.profile is not None:
@@ -236,6 +242,7 @@ def main() -> None:
         "scheduler": args.scheduler,
         "workers": args.workers,
         "max_txn_ops": args.max_txn_ops,
+        "sample_size": settings.sample_size,
         "scheduled_seconds": round(scheduled, 3),
         "placements_per_s": round(rate, 1),
         "records_seconds": round(records, 3),

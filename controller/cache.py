@@ -90,6 +90,11 @@ class Cache(Generic[K, M]):
     def __len__(self) -> int:
         return sum(1 for entry in self._entries.values() if entry.value is not None)
 
+    def is_pending(self, key: K) -> bool:
+        """True while `key` has assumed writes not committed yet."""
+        entry = self._entries.get(key)
+        return entry is not None and entry.pending > 0
+
     def pending(self) -> int:
         """Keys with assumed writes not committed yet."""
         return sum(1 for entry in self._entries.values() if entry.pending)

@@ -109,6 +109,7 @@ class ClusterState:
         self._last_info: dict[str, NodeInfo] = {}  # nodes whose info key went away
         self._views: dict[str, NodeView] = {}
         self._committed: deque[tuple[Sequence[str], int]] = deque()
+        self._in_flight: dict[str, tuple[Cache[Any, Any], Hashable]] = {}
         self._notes = _Notes()
         self._prefix_caches: dict[str, list[Cache[Any, Any]]] = {
             keys.tasks(): [self.tasks],
@@ -221,34 +222,43 @@ class ClusterState:
     # -- our own writes (call with the lock held) --------------------------------------
 
     def put_binding(self, binding: Binding) -> WriteOp:
-        task = binding.key
-        self._assumed(self.bindings, self.bindings.assume((binding.node, task), binding))
-        key = self.keys.binding(binding.node, binding.namespace, binding.name)
+        node, task = binding.node, f"{binding.namespace}/{binding.name}"
+        key = self.keys.binding(node, binding.namespace, binding.name)
+        self._assume(key, self.bindings, (node, task), binding)
         return Put(key, encode_model(binding))
 
     def delete_binding(self, node: str, task: str) -> WriteOp:
-        self._assumed(self.bindings, self.bindings.assume((node, task), None))
-        return Delete(self.keys.binding(node, *split_task_key(task)))
+        key = self.keys.binding(node, *split_task_key(task))
+        self._assume(key, self.bindings, (node, task), None)
+        return Delete(key)
 
     def put_status(self, task: str, status: TaskStatus) -> WriteOp:
-        self._assumed(self.statuses, self.statuses.assume(task, status))
-        return Put(self.keys.task_status(*split_task_key(task)), encode_model(status))
+        key = self.keys.task_status(*split_task_key(task))
+        self._assume(key, self.statuses, task, status)
+        return Put(key, encode_model(status))
 
     def delete_status(self, task: str) -> WriteOp:
-        self._assumed(self.statuses, self.statuses.assume(task, None))
-        return Delete(self.keys.task_status(*split_task_key(task)))
+        key = self.keys.task_status(*split_task_key(task))
+        self._assume(key, self.statuses, task, None)
+        return Delete(key)
 
     def put_node_status(self, node: str, status: NodeStatus) -> WriteOp:
-        self._assumed(self.node_statuses, self.node_statuses.assume(node, status))
-        return Put(self.keys.node_status(node), encode_model(status))
+        key = self.keys.node_status(node)
+        self._assume(key, self.node_statuses, node, status)
+        return Put(key, encode_model(status))
 
     def delete_node_status(self, node: str) -> WriteOp:
-        self._assumed(self.node_statuses, self.node_statuses.assume(node, None))
+        key = self.keys.node_status(node)
+        self._assume(key, self.node_statuses, node, None)
         self._last_info.pop(node, None)
         self._views.pop(node, None)
-        return Delete(self.keys.node_status(node))
+        return Delete(key)
 
-    def _assumed(self, cache: Cache[Any, Any], change: Change[Any, Any] | None) -> None:
+    def _assume(self, key: str, cache: Cache[Any, Any], logical: Hashable, value: Any) -> None:
+        change = cache.assume(logical, value)
+        # Remembered, so the commit's notice needs no parsing of the key (one entry per key
+        # with writes in flight).
+        self._in_flight[key] = (cache, logical)
         if change is not None:
             self._hooks[id(cache)](change)
 
@@ -257,14 +267,17 @@ class ClusterState:
         self._committed.append((keys, revision))
 
     def _drain_committed(self) -> None:
+        in_flight = self._in_flight
         while self._committed:
             keys, revision = self._committed.popleft()
             for key in keys:
-                routed = self._route(key)
+                routed = in_flight.get(key)
                 if routed is None:
                     continue
                 cache, logical = routed
                 change = cache.committed(logical, revision)
+                if not cache.is_pending(logical):
+                    del in_flight[key]
                 if change is not None:
                     self._hooks[id(cache)](change)
 

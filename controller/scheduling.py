@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from controller.cluster import ClusterState, split_task_key
 from controller.committing import Committer, RecordValue
+from controller.events import Event
 from controller.metrics import ControllerMetrics
 from controller.planning import placed, plan_task, unplaced
 from controller.scheduler import Scheduler
@@ -37,6 +38,7 @@ from core.clock import Clock, SystemClock
 from core.store import WriteOp
 from core.supervise import Supervised
 from core.typed_store import encode_model
+from schemas.spec import DesiredState
 from schemas.states import TaskState
 from schemas.task import Task, TaskStatus
 
@@ -230,12 +232,11 @@ class Placer:
     def place(self, batch: dict[str, Decided]) -> None:
         """Place `batch` (key -> the task and status decided on) in one pass."""
         started = time.perf_counter()
-        claimed = [key for key in batch if self.queue.claim(key)]
+        claimed = self.queue.claim_all(list(batch))
         try:
             placed_count = self._place_claimed(claimed, batch)
         finally:
-            for key in claimed:
-                self.queue.done(key)
+            self.queue.done_all(claimed)
         self.passes += 1
         if self._metrics is not None:
             self._metrics.pass_seconds.observe(time.perf_counter() - started)
@@ -252,14 +253,16 @@ class Placer:
             for key in claimed:
                 task, status = state.task(key), state.status(key)
                 was = decided[key]
-                if (
-                    was is not None
-                    and task is was[0]
-                    and status is was[1]
-                    and not state.bindings_of(key)
-                ):
-                    # The very inputs the reconciler decided on (an unbound task's plan reads
-                    # nothing else): it still needs a node, and nothing more.
+                decided_now = (was is not None and task is was[0] and status is was[1]) or (
+                    was is None
+                    and status is None
+                    and task is not None
+                    and task.spec.desiredState is DesiredState.Running
+                )
+                if decided_now and task is not None and not state.bindings_of(key):
+                    # The very inputs the reconciler decided on, or a new task that should run
+                    # with nothing bound or written: an unbound task's plan reads no more than
+                    # that, and it says "needs a node, and nothing else".
                     chosen.append((key, task, status))
                     continue
                 plan = plan_task(reconciler.inputs(key, now), self.epoch)
@@ -291,6 +294,8 @@ class Placer:
         groups: list[list[WriteOp]] = []
         dones: list[Callable[[int], None] | None] = []
         records: list[tuple[str, RecordValue, bool]] = []
+        sinces: list[float] = []
+        planned: list[Event] = []
         placed_count = 0
         with self._lock:
             outcomes, since_of = self._outcomes, self._since
@@ -316,7 +321,9 @@ class Placer:
                     if new_status is not None:
                         ops.append(state.put_status(key, new_status))
                     groups.append(ops)
-                    dones.append(self._latency(since))
+                    dones.append(None)
+                    if since is not None:
+                        sinces.append(since)
                     self._unschedulable.discard(key)
                     placed_count += 1
                 else:
@@ -328,27 +335,37 @@ class Placer:
                         groups.append([state.put_status(key, new_status)])
                         dones.append(None)
                     self._unschedulable.add(key)
-                reconciler.record(namespace, name, events, into=records)
+                planned.extend(
+                    Event(namespace, name, e.reason, e.message, e.old, e.new, e.warning)
+                    for e in events
+                )
                 if changed:
                     # Built and encoded when written, in the committer's thread.
                     records.append(
                         (keys.placement(namespace, name), _placement_value(result), False)
                     )
             self._gauge()
+        reconciler.recorder.record_many(planned, into=records)
+        if dones and sinces:
+            dones[-1] = self._latency(sinces)  # the pass's last group: all are written then
         self.committer.submit_many(groups, dones)
         self.committer.record_many(records)
         if self._metrics is not None:
             self._metrics.placements.labels("placed").inc(placed_count)
             self._metrics.placements.labels("unschedulable").inc(len(chosen) - placed_count)
 
-    def _latency(self, since: float | None) -> Callable[[int], None] | None:
+    def _latency(self, sinces: list[float]) -> Callable[[int], None] | None:
+        """Observe each task's wait, from found pending to written, when the pass's last
+        group is committed (the groups of one pass are written within milliseconds)."""
         metrics = self._metrics
-        if metrics is None or since is None:
+        if metrics is None:
             return None
         histogram = metrics.scheduling_latency
 
         def done(revision: int) -> None:
-            histogram.observe(time.perf_counter() - since)
+            now = time.perf_counter()
+            for since in sinces:
+                histogram.observe(now - since)
 
         return done
 

@@ -18,7 +18,7 @@ from typing import Protocol
 from controller.allocations import MICRO
 from controller.cluster import ClusterState, NodeHealth, split_task_key
 from controller.committing import Committer, RecordValue
-from controller.events import EventRecorder
+from controller.events import Event, EventRecorder
 from controller.planning import Fit, PlannedEvent, TaskInputs, TaskPlan, plan_task
 from controller.reconciling import Result
 from controller.scheduler import Scheduler
@@ -162,17 +162,10 @@ class TaskReconciler:
         into: list[tuple[str, RecordValue, bool]] | None = None,
     ) -> None:
         """Record `events` (`into`: collect the records instead, to hand over at once)."""
-        for event in events:
-            self.recorder.record(
-                namespace,
-                name,
-                event.reason,
-                event.message,
-                old=event.old,
-                new=event.new,
-                warning=event.warning,
-                into=into,
-            )
+        self.recorder.record_many(
+            [Event(namespace, name, e.reason, e.message, e.old, e.new, e.warning) for e in events],
+            into=into,
+        )
 
     def refuse(self, key: str, old: TaskState, new: TaskState) -> None:
         log.warning(

@@ -219,6 +219,30 @@ class WorkQueue(Generic[K]):
             self._processing.add(key)
             return True
 
+    def claim_all(self, keys: list[K]) -> list[K]:
+        """`claim` each key, in one go: those a worker holds are waited for afterwards, one by
+        one; returns the keys claimed (all of them unless the queue shuts down)."""
+        with self._cond:
+            if self._shutdown:
+                return []
+            busy = [key for key in keys if key in self._processing]
+            free = [key for key in keys if key not in self._processing]
+            self._processing.update(free)
+        return free + [key for key in busy if self.claim(key)]
+
+    def done_all(self, keys: list[K]) -> None:
+        """`done` for each key, in one go."""
+        with self._cond:
+            self._processing.difference_update(keys)
+            self._released.notify_all()
+            again = [key for key in keys if key in self._dirty] if not self._shutdown else []
+            self._order.extend(again)
+            if again:
+                self._cond.notify(len(again))
+            drained = not self._dirty and not self._processing
+        if drained and self.on_drained is not None:
+            self.on_drained()
+
     # -- inspection --------------------------------------------------------------------
 
     def __len__(self) -> int:
