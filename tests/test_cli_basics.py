@@ -21,3 +21,27 @@ def test_unknown_command_is_bad_usage() -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_every_command_has_help() -> None:
+    for name in [
+        "apply",
+        "diff",
+        "get",
+        "describe",
+        "delete",
+        "stop",
+        "start",
+        "logs",
+        "events",
+        "top",
+        "sync",
+    ]:
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+        assert "Usage: " in result.output, name
+
+
+def test_a_bad_global_option_is_bad_usage() -> None:
+    result = CliRunner().invoke(cli, ["--timeout", "-1", "get", "tasks"])
+    assert result.exit_code == 2
