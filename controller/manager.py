@@ -210,12 +210,12 @@ class Session:
         self._metrics.nodes.labels("true").set(0)
 
     def settled(self) -> bool:
-        """Nothing to do right now: queues idle, nothing pending, everything written."""
+        """Nothing to do right now (keys delayed until later aside): queues idle, nothing
+        waiting for a node, everything written."""
         return (
-            self.task_queue.idle()
+            not self.task_queue.busy()
             and self.placer.pending() == 0
-            and self.node_queue.processing() == 0
-            and len(self.node_queue) == 0
+            and not self.node_queue.busy()
             and self.committer.idle()
         )
 
