@@ -94,17 +94,14 @@ class DirectoryWatch:
         self._first: float | None = None
         self._last = 0.0
         self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._inode: int | None = None
+        self._entered = False
+        self._watched_before = False
         self.pokes = 0
 
     def __enter__(self) -> DirectoryWatch:
-        if not os.path.isdir(self.directory):
-            log.warning("%s is not a directory: only the periodic passes will run", self.directory)
-            return self
-        observer = Observer()
-        observer.name = f"watchdog {self.directory}"
-        observer.schedule(_Handler(self), self.directory, recursive=True)
-        observer.start()
-        self._observer = observer
+        self._entered = True
+        self.ensure()
         return self
 
     def __exit__(
@@ -113,6 +110,37 @@ class DirectoryWatch:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._entered = False
+        self._close()
+
+    def ensure(self) -> None:
+        """Watch the directory, again if it was removed and made anew (a new inode: the old
+        inotify watch went with the old one); when it is missing, only the periodic passes
+        run until it is back."""
+        if not self._entered:
+            return
+        try:
+            inode = os.stat(self.directory).st_ino
+        except OSError:
+            inode = None
+        watching = self._observer is not None and self._observer.is_alive()
+        if inode == self._inode and (watching or inode is None):
+            return
+        self._close()
+        self._inode = inode
+        if inode is None:
+            log.warning("%s is not there: only the periodic passes run", self.directory)
+            return
+        observer = Observer()
+        observer.name = f"watchdog {self.directory}"
+        observer.schedule(_Handler(self), self.directory, recursive=True)
+        observer.start()
+        if self._watched_before:
+            self.poke()  # what changed while nothing watched would go unseen until the interval
+        self._observer = observer
+        self._watched_before = True
+
+    def _close(self) -> None:
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
@@ -130,6 +158,7 @@ class DirectoryWatch:
 
     def wait(self, stop: threading.Event, timeout: float) -> Wake | None:
         """Until files changed (and settled), `timeout` passed, or `stop`: which one."""
+        self.ensure()
         if not self._clock.wait(self._wake, timeout):
             return "interval"
         if stop.is_set():

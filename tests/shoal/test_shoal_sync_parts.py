@@ -290,3 +290,26 @@ def test_a_pass_that_cannot_reach_the_store_is_reported_and_retried(tmp_path: Pa
     assert outcome.failed
     assert outcome.problems and "etcd is down" in outcome.problems[-1]
     assert sync.record.status.result == "Failed"
+
+
+def test_a_directory_removed_and_made_again_is_watched_again(tmp_path: Path) -> None:
+    store, keys = MemoryStore(), Keys()
+    root = tmp_path / "apps"
+    root.mkdir()
+    (root / "a.yaml").write_text(manifest("a"))
+    sync = DirectorySync(store, keys, SyncOptions(str(root), name="demo", interval=60))
+    sync.start()
+    try:
+        wait_until(lambda: store.get(keys.task("default", "a")) is not None, what="first pass")
+        (root / "a.yaml").unlink()
+        root.rmdir()
+        wait_until(
+            lambda: sync.record.status.result == "Failed", what="a pass without the directory"
+        )
+        root.mkdir()
+        wait_until(lambda: sync.record.status.result == "Synced", what="the directory back")
+        # no interval pass for 60 s: b.yaml can only be seen through the new watch
+        (root / "b.yaml").write_text(manifest("b"))
+        wait_until(lambda: store.get(keys.task("default", "b")) is not None, timeout=3, what="b")
+    finally:
+        sync.stop()
