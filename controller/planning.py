@@ -108,11 +108,14 @@ def _change(
     steps: Mapping[TaskState, tuple[str, str, bool]],
     *,
     new_generation: bool = False,
+    path: tuple[TaskState, ...] | None = None,
 ) -> tuple[TaskStatus | None, tuple[PlannedEvent, ...], tuple[TaskState, TaskState] | None]:
     """The status to write to go from `current` to `target`, with one event per state passed
-    through (`steps`: state -> (reason, message, warning); missing ones get generic words)."""
+    through (`steps`: state -> (reason, message, warning); missing ones get generic words).
+    `path` names the states passed through when the caller knows them."""
     old = current.state if current is not None else None
-    path = route(old, target.state, new_generation=new_generation)
+    if path is None:
+        path = route(old, target.state, new_generation=new_generation)
     if path is None:
         assert old is not None
         return None, (), (old, target.state)
@@ -405,7 +408,19 @@ def _plan_observed(i: TaskInputs, task: Task, node: str, binding: Binding) -> Ta
     }
     if seen.state is S.Failed and seen.exit_code is None:
         steps[S.Failed] = (seen.reason or "Failed", seen.message or "could not start", True)
-    status, events, forbidden = _change(current, target, steps)
+    path = None
+    if (
+        current is not None
+        and current.state is S.Running
+        and seen.state is S.Running
+        and current.observedGeneration == binding.generation
+        and seen.restart_count > current.restartCount
+    ):
+        # Restarted between two looks: it failed, and was started again on its node, as the
+        # contract has a restart show (the exit itself was not seen, so no exit code).
+        path = (S.Failed, S.Scheduled, S.Running)
+        steps[S.Failed] = ("BackOff", "the container ended and was restarted", True)
+    status, events, forbidden = _change(current, target, steps, path=path)
     return TaskPlan(status=status, events=events, forbidden=forbidden)
 
 

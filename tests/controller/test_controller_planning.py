@@ -254,6 +254,17 @@ def test_a_report_moves_the_task_along() -> None:
     assert same.status is None and same.events == ()  # nothing new: nothing written
 
 
+def test_a_restart_seen_only_by_its_count_passes_through_failed_and_scheduled() -> None:
+    again = TaskReport(state=ContainerPhase.Running, containerId="c2", restartCount=1, generation=1)
+    plan = plan_task(inputs(task(), RUNNING, {"n1": binding()}, {"n1": again}), epoch=5)
+    assert plan.status is not None and plan.status.restartCount == 1
+    assert [(e.old, e.new) for e in plan.events] == [
+        (S.Running, S.Failed),
+        (S.Failed, S.Scheduled),
+        (S.Scheduled, S.Running),
+    ]
+
+
 def test_a_change_the_state_machine_forbids_is_refused_and_nothing_is_written() -> None:
     pending = TaskStatus(state=S.Pending, reason="Unschedulable")
     plan = plan_task(inputs(task(), pending, {"n1": binding()}, {"n1": running()}), epoch=5)
