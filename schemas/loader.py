@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from schemas.meta import DEFAULT_NAMESPACE
 from schemas.problems import explain, format_path, plain_loc
 from schemas.task import API_VERSION, Task
+from schemas.yamlplain import NotPlain, plain_data
 from schemas.yamlpos import DuplicateKey, duplicate_keys, position_of
 
 __all__ = [
@@ -287,7 +288,10 @@ def _fast_documents(text: str) -> list[_Document] | None:
             if node is None:
                 break
             duplicates = duplicate_keys(node)  # before constructing, which rewrites merge keys
-            data = loader.construct_document(node)
+            try:
+                data = plain_data(loader, node)
+            except NotPlain:
+                data = loader.construct_document(node)
             documents.append(_Document(len(documents) + 1, node, data, duplicates))
     except (yaml.YAMLError, RecursionError):
         return None
