@@ -254,6 +254,12 @@ class ClusterState:
         self._views.pop(node, None)
         return Delete(key)
 
+    def forget_node(self, node: str) -> None:
+        """A node gone with nothing of it left (no status, no bindings): drop what is kept of
+        it, so the scheduler no longer counts it as a node that is not ready."""
+        self._last_info.pop(node, None)
+        self._views.pop(node, None)
+
     def _assume(self, key: str, cache: Cache[Any, Any], logical: Hashable, value: Any) -> None:
         change = cache.assume(logical, value)
         # Remembered, so the commit's notice needs no parsing of the key (one entry per key

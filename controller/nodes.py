@@ -73,7 +73,8 @@ class NodeReconciler:
                 self._write(node, status, target)
                 return Result.done()
             if status is None and not bound:
-                return Result.done()  # a node we know nothing of
+                state.forget_node(node)  # came and went before it was ever written Ready
+                return Result.done()
             if status is None or status.ready:
                 message = f"its agent's lease expired; its tasks move after {self.grace:g}s"
                 target = NodeStatus(

@@ -146,3 +146,13 @@ def test_node_status_tracks_allocations_and_is_removed_once_a_gone_node_is_empty
 def _allocated(c: Cluster, node: str) -> float:
     status = c.node_status(node)
     return status.allocated.cpu if status is not None else 0.0
+
+
+def test_a_node_that_left_before_it_was_ever_ready_is_not_counted(cluster: Cluster) -> None:
+    ghost = cluster.add_node("ghost")
+    ghost.kill()  # gone before any controller saw it
+    cluster.add_node("n1", cpu=1)
+    cluster.start_controller()
+    cluster.apply("big", resources=Resources(cpu=2))
+    status = cluster.wait_state("big", S.Pending)
+    assert status.message == "0/1 nodes: 1 insufficient cpu"
