@@ -175,9 +175,15 @@ class RowStream:
         """Print the header and the first rows; their widths (and a little room) stay."""
         widths = widths_of(self.headers, rows)
         self._widths = [w + 1 if i < len(widths) - 1 else w for i, w in enumerate(widths)]
-        self._line(self.headers, header=True)
-        for row in rows:
-            self._line(row)
+        styled = self._out.is_terminal
+        text = Text()
+        for i, row in enumerate([self.headers, *rows]):
+            text.append_text(
+                styled_line(self.headers, row, self._widths, header=i == 0, styled=styled)
+            )
+            text.append("\n")
+        self._out.print(text, soft_wrap=True, end="")
+        self._out.file.flush()
 
     def row(self, row: Sequence[str]) -> None:
         if self._widths is None:
