@@ -147,6 +147,8 @@ class Session:
         ]
         self._resync = Supervised("resync", self._run_resync, clock=clock)
         self._started: list[Callable[[], None]] = []
+        self.ready = threading.Event()
+        """Set once everything is listed and every loop runs."""
 
     # -- Listener: changes only enqueue keys -------------------------------------------
 
@@ -190,6 +192,7 @@ class Session:
         metrics.queue_depth.labels("tasks").set_function(lambda: len(self.task_queue))
         metrics.queue_depth.labels("nodes").set_function(lambda: len(self.node_queue))
         metrics.nodes.labels("true").set_function(lambda: len(self.state.infos))
+        self.ready.set()
         log.info(
             "leading with epoch %d: %d tasks, %d nodes",
             self.leadership.epoch,
@@ -213,7 +216,8 @@ class Session:
         """Nothing to do right now (keys delayed until later aside): queues idle, nothing
         waiting for a node, everything written."""
         return (
-            not self.task_queue.busy()
+            self.ready.is_set()
+            and not self.task_queue.busy()
             and self.placer.pending() == 0
             and not self.node_queue.busy()
             and self.committer.idle()

@@ -165,3 +165,28 @@ def test_a_leader_cut_off_from_etcd_steps_down_after_the_renew_deadline() -> Non
         assert store.get("/t/leader") is not None  # it could not even give the key up
     finally:
         elector.stop()
+
+
+def test_a_new_leader_carries_on_without_rewriting_what_is_settled(cluster: Cluster) -> None:
+    cluster.add_node("n1")
+    cluster.add_node("n2")
+    first = cluster.start_controller(identity="first")
+    names = [f"t{i}" for i in range(10)]
+    for name in names:
+        cluster.apply(name)
+    cluster.wait(lambda: all(cluster.state(n) is S.Running for n in names), "all running")
+    cluster.settle()
+
+    def revisions() -> dict[str, int]:
+        keys = cluster.keys
+        found = {}
+        for prefix in (keys.bindings(), keys.task_statuses(), keys.node_statuses()):
+            found.update({kv.key: kv.mod_revision for kv in cluster.store.list(prefix).items})
+        return found
+
+    before = revisions()
+    first.stop()
+    second = cluster.start_controller(identity="second")
+    wait_until(lambda: second.leading, what="the second controller to lead")
+    cluster.settle()
+    assert revisions() == before
