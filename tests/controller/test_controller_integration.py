@@ -21,7 +21,6 @@ from controller.manager import Controller
 from controller.metrics import MetricsServer
 from controller.settings import ControllerSettings, LeaderTimings
 from controller.testing import GI, SimAgent
-from core.clock import SystemClock
 from core.etcd_server import EtcdServer
 from core.etcd_store import EtcdStore, RetryPolicy
 from core.keys import Keys
@@ -31,7 +30,7 @@ from schemas.binding import Binding
 from schemas.node import NodeInfo
 from schemas.spec import Resources, TaskSpec
 from schemas.states import TaskState
-from schemas.task import Task, TaskStatus, new_task
+from schemas.task import TaskStatus, new_task
 
 pytestmark = pytest.mark.integration
 
@@ -258,9 +257,3 @@ def test_shoal_controller_refuses_bad_usage() -> None:
     assert result.returncode == 2
     assert "retry <= renew < lease" in result.stderr and "Traceback" not in result.stderr
 
-
-def test_the_task_model_is_what_apply_stores() -> None:
-    # The integration helpers above write tasks as `shoal apply` does: a Task, no status.
-    task = new_task("x", TaskSpec(image="busybox"))
-    assert Task.model_validate_json(task.model_dump_json()).status is None
-    assert SystemClock().now().tzinfo is not None
