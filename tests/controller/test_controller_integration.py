@@ -256,4 +256,3 @@ def test_shoal_controller_refuses_bad_usage() -> None:
     )
     assert result.returncode == 2
     assert "retry <= renew < lease" in result.stderr and "Traceback" not in result.stderr
-
