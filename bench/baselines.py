@@ -29,7 +29,11 @@ def raw_converge(n: int, image: str = IMAGE) -> float:
 
     def run(i: int) -> None:
         client.containers.run(
-            image, ["sleep", "3600"], name=f"raw-{tag}-{i}", labels=label, detach=True,
+            image,
+            ["sleep", "3600"],
+            name=f"raw-{tag}-{i}",
+            labels=label,
+            detach=True,
             init=True,
         )
 
@@ -38,8 +42,9 @@ def raw_converge(n: int, image: str = IMAGE) -> float:
         with ThreadPoolExecutor(PARALLELISM) as pool:
             list(pool.map(run, range(n)))
         while True:
-            running = client.containers.list(filters={"label": f"shoal.bench={tag}",
-                                                      "status": "running"})
+            running = client.containers.list(
+                filters={"label": f"shoal.bench={tag}", "status": "running"}
+            )
             if len(running) >= n:
                 break
             time.sleep(0.01)
@@ -62,17 +67,34 @@ def _docker(*args: str, check: bool = True) -> str:
 def swarm_converge(n: int, image: str = IMAGE, timeout: float = 300.0) -> float:
     joined = "active" in _docker("info", "--format", "{{.Swarm.LocalNodeState}}")
     if not joined:
-        _docker("swarm", "init", "--advertise-addr", "127.0.0.1",
-                "--listen-addr", "127.0.0.1:2377")
+        _docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     name = f"bench-{uuid.uuid4().hex[:8]}"
     try:
         started = time.perf_counter()
-        _docker("service", "create", "--detach", "--no-resolve-image", "--name", name,
-                "--replicas", str(n), image, "sleep", "3600")
+        _docker(
+            "service",
+            "create",
+            "--detach",
+            "--no-resolve-image",
+            "--name",
+            name,
+            "--replicas",
+            str(n),
+            image,
+            "sleep",
+            "3600",
+        )
         deadline = started + timeout
         while True:
-            states = _docker("service", "ps", name, "--filter", "desired-state=running",
-                             "--format", "{{.CurrentState}}").split("\n")
+            states = _docker(
+                "service",
+                "ps",
+                name,
+                "--filter",
+                "desired-state=running",
+                "--format",
+                "{{.CurrentState}}",
+            ).split("\n")
             if sum(1 for s in states if s.startswith("Running")) >= n:
                 return time.perf_counter() - started
             if time.perf_counter() > deadline:
