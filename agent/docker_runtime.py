@@ -354,6 +354,12 @@ def container_info(raw: Mapping[str, Any]) -> ContainerInfo:
     config = raw.get("Config") or {}
     status = cast(ContainerState, state.get("Status", "dead"))
     stopped = status in ("exited", "dead")
+    started = parse_docker_time(state.get("StartedAt"))
+    finished = parse_docker_time(state.get("FinishedAt")) if stopped else None
+    if started is not None and finished is not None and finished < started:
+        # A process that exits at once can be stamped finished a few microseconds before the
+        # engine stamps it started (seen on Docker 20.10): it did not run for negative time.
+        finished = started
     return ContainerInfo(
         id=str(raw["Id"]),
         name=str(raw.get("Name", "")).lstrip("/"),
@@ -362,8 +368,8 @@ def container_info(raw: Mapping[str, Any]) -> ContainerInfo:
         state=status,
         exit_code=int(state.get("ExitCode", 0)) if stopped else None,
         oom_killed=bool(state.get("OOMKilled", False)),
-        started_at=parse_docker_time(state.get("StartedAt")),
-        finished_at=parse_docker_time(state.get("FinishedAt")) if stopped else None,
+        started_at=started,
+        finished_at=finished,
         host_ports=_host_ports(raw, running=status == "running"),
         error=state.get("Error") or None,
         ip_address=_ip_address(raw) if status == "running" else "",

@@ -131,6 +131,18 @@ def test_container_info_from_inspect_of_an_exited_container() -> None:
     assert info.host_ports == [PortBinding(8080, 0, "tcp", "127.0.0.1")]
 
 
+def test_a_finish_stamped_before_the_start_is_read_as_the_start() -> None:
+    """Docker 20.10 stamped an instant `exit 0` finished 0.5 ms before it was started."""
+    state = {
+        **INSPECT["State"],
+        "StartedAt": "2024-05-01T12:00:00.879999Z",
+        "FinishedAt": "2024-05-01T12:00:00.879522Z",
+    }
+    info = container_info({**INSPECT, "State": state})
+    assert info.started_at is not None
+    assert info.finished_at == info.started_at
+
+
 def test_container_info_of_a_running_container_reads_the_bound_ports() -> None:
     raw = {
         **INSPECT,
