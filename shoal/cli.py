@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -26,7 +27,19 @@ from shoal.connect import unreachable_message
 
 
 class ShoalGroup(click.Group):
-    """Turns Shoal's expected failures into one line on stderr and exit status 1."""
+    """Turns Shoal's expected failures into one line on stderr and exit status 1, and loads
+    each command's module only when it is needed (see COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *super().list_commands(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module, attr = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -110,42 +123,26 @@ def cli(
     )
 
 
-def _register() -> None:
-    from shoal import (
-        cmd_agent,
-        cmd_apply,
-        cmd_controller,
-        cmd_delete,
-        cmd_describe,
-        cmd_diff,
-        cmd_etcd,
-        cmd_events,
-        cmd_get,
-        cmd_lifecycle,
-        cmd_logs,
-        cmd_sync,
-        cmd_top,
-        cmd_up,
-    )
-
-    cli.add_command(cmd_etcd.etcd)
-    cli.add_command(cmd_apply.apply)
-    cli.add_command(cmd_agent.agent)
-    cli.add_command(cmd_controller.controller)
-    cli.add_command(cmd_up.up)
-    cli.add_command(cmd_get.get)
-    cli.add_command(cmd_diff.diff)
-    cli.add_command(cmd_delete.delete)
-    cli.add_command(cmd_lifecycle.stop)
-    cli.add_command(cmd_lifecycle.start)
-    cli.add_command(cmd_describe.describe)
-    cli.add_command(cmd_events.events)
-    cli.add_command(cmd_logs.logs)
-    cli.add_command(cmd_top.top)
-    cli.add_command(cmd_sync.sync)
-
-
-_register()
+#: Each command's module and function; a module is imported only when its command runs (or
+#: when --help lists them all), so `shoal get` does not pay for importing the agent and the
+#: Docker SDK.
+COMMANDS = {
+    "etcd": ("shoal.cmd_etcd", "etcd"),
+    "up": ("shoal.cmd_up", "up"),
+    "agent": ("shoal.cmd_agent", "agent"),
+    "controller": ("shoal.cmd_controller", "controller"),
+    "apply": ("shoal.cmd_apply", "apply"),
+    "diff": ("shoal.cmd_diff", "diff"),
+    "get": ("shoal.cmd_get", "get"),
+    "describe": ("shoal.cmd_describe", "describe"),
+    "delete": ("shoal.cmd_delete", "delete"),
+    "stop": ("shoal.cmd_lifecycle", "stop"),
+    "start": ("shoal.cmd_lifecycle", "start"),
+    "logs": ("shoal.cmd_logs", "logs"),
+    "events": ("shoal.cmd_events", "events"),
+    "top": ("shoal.cmd_top", "top"),
+    "sync": ("shoal.cmd_sync", "sync"),
+}
 
 
 def main() -> None:
