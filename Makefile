@@ -8,7 +8,7 @@ setup:
 	@bash scripts/setup.sh
 
 up: setup
-	$(VENV)/shoal up --data-dir .run/etcd-up --sync manifests
+	$(VENV)/shoal up --data-dir .run/up --sync manifests
 
 lint: setup
 	$(VENV)/ruff check .

@@ -76,7 +76,10 @@ class NodeReconciler:
                 state.forget_node(node)  # came and went before it was ever written Ready
                 return Result.done()
             if status is None or status.ready:
-                message = f"its agent's lease expired; its tasks move after {self.grace:g}s"
+                message = (
+                    f"its agent's registration is gone (stopped, or its lease expired); "
+                    f"its tasks move after {self.grace:g}s"
+                )
                 target = NodeStatus(
                     ready=False, since=now, reason="NodeLost", message=message, allocated=allocated
                 )

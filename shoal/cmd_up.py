@@ -43,8 +43,11 @@ def _logging(settings: LogSettings, log_file: Path | None) -> None:
         to_file = logging.FileHandler(log_file)
         to_file.setFormatter(formatter)
         root.addHandler(to_file)
+        # Beside the table: the sync's problems (a file turned invalid) and every error; the
+        # controller's warnings (a task backing off, unschedulable) are what the table shows.
         warnings = logging.StreamHandler(sys.stderr)
         warnings.setLevel(logging.WARNING)
+        warnings.addFilter(_beside_the_table)
         warnings.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(warnings)
     else:
@@ -52,6 +55,10 @@ def _logging(settings: LogSettings, log_file: Path | None) -> None:
         to_stderr.setFormatter(formatter)
         root.addHandler(to_stderr)
     root.setLevel(settings.level.upper())
+
+
+def _beside_the_table(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or record.name.startswith("shoal.")
 
 
 @click.command()

@@ -163,8 +163,14 @@ def print_table(
     con.print(text, soft_wrap=True, end="")
 
 
+#: Room kept in a streamed table for values that come later than its first rows (a task
+#: listed as Pending may be Scheduled or Completed next, placed on a node with a long name).
+STREAM_MIN_WIDTHS = {"NAME": 12, "STATE": 9, "STATUS": 8, "NODE": 10, "AGE": 4, "RESTARTS": 8}
+
+
 class RowStream:
-    """A header once, then one row per call, with widths fixed by the first rows."""
+    """A header once, then one row per call, with widths fixed by the first rows (and at
+    least STREAM_MIN_WIDTHS, for the values known to come later)."""
 
     def __init__(self, headers: Sequence[str], out: Console | None = None) -> None:
         self.headers = list(headers)
@@ -173,7 +179,10 @@ class RowStream:
 
     def start(self, rows: Sequence[Sequence[str]]) -> None:
         """Print the header and the first rows; their widths (and a little room) stay."""
-        widths = widths_of(self.headers, rows)
+        widths = [
+            max(w, STREAM_MIN_WIDTHS.get(h, 0))
+            for h, w in zip(self.headers, widths_of(self.headers, rows), strict=True)
+        ]
         self._widths = [w + 1 if i < len(widths) - 1 else w for i, w in enumerate(widths)]
         styled = self._out.is_terminal
         text = Text()
