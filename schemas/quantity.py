@@ -137,6 +137,8 @@ def parse_bytes(value: object) -> int:
     Raises ValueError for negatives, unknown suffixes, fractions of a byte, non-finite numbers
     and values above :data:`MAX_BYTES`.
     """
+    if type(value) is int and 0 <= value <= MAX_BYTES:
+        return value  # the common case (what Shoal itself stores): no Fraction needed
     _check_type(value)
     if isinstance(value, str):
         if len(value) > _MAX_TEXT:
