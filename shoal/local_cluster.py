@@ -52,10 +52,13 @@ class UpSettings:
     address: str = "127.0.0.1"
     docker_url: str | None = None
     max_txn_ops: int | None = None
+    node_prefix: str = "node"
+    """Nodes are named `<node_prefix>-1` …: a bench beside `shoal up` on one engine picks
+    another, since an agent removes every container of its node that nothing binds."""
 
 
-def node_names(count: int) -> list[str]:
-    return [f"node-{i}" for i in range(1, count + 1)]
+def node_names(count: int, prefix: str = "node") -> list[str]:
+    return [f"{prefix}-{i}" for i in range(1, count + 1)]
 
 
 def _machine_share(count: int) -> tuple[float | None, int | None]:
@@ -109,7 +112,7 @@ class LocalCluster:
         self.controller = Controller(self.store, self.keys, s.controller)
         self.controller.start()
         cpu, memory = _machine_share(s.nodes)
-        for name in node_names(s.nodes):
+        for name in node_names(s.nodes, s.node_prefix):
             self._progress(f"starting agent {name}")
             agent_settings = AgentSettings(
                 node=name,
