@@ -83,21 +83,24 @@ class Draft:
     """What one placement found; it gives the result its message at once and its record later.
 
     The message is made when the task is placed (the status needs it); the `Placement` record
-    only when the result's `placement` is read, from the figures kept here.
+    only when the result's `placement` is read. Of the scores only what the record shows is
+    kept (the best `MAX_SCORES`, chosen first): records wait while a burst of placements is
+    written, and holding every feasible node's scores and the pass's node copies until then
+    cost kilobytes a task (gigabytes at 100,000 tasks).
     """
 
     __slots__ = (
+        "best",
         "checked",
-        "chosen",
-        "feasible",
         "message",
+        "node",
+        "nodes_feasible",
         "parts",
         "rejected",
         "scheduler",
         "task",
         "time",
         "total",
-        "totals",
     )
 
     def __init__(
@@ -117,10 +120,12 @@ class Draft:
         self.checked = checked
         """Nodes given a verdict: all of them unless sampling stopped early."""
         self.rejected = rejected
-        self.feasible: Sequence[Candidate] = ()
-        self.totals: Sequence[float] = ()
-        self.parts: Sequence[tuple[str, Sequence[float]]] = ()
-        self.chosen = -1
+        self.node: str | None = None
+        self.nodes_feasible = 0
+        self.best: list[tuple[str, float]] = []
+        """(node, total score) of the nodes the record shows, the chosen one first."""
+        self.parts: list[tuple[str, list[float] | None]] = []
+        """Each scorer's part of those scores (None: the scorer's score is the total)."""
         self.message = ""
 
     def unschedulable(self) -> PlacementResult:
@@ -136,10 +141,16 @@ class Draft:
         chosen: int,
     ) -> PlacementResult:
         """The task goes to `feasible[chosen]`; `totals` and `parts` are their scores."""
-        self.feasible = feasible
-        self.totals, self.parts, self.chosen = totals, parts, chosen
-        node = feasible[chosen].name
-        n = len(feasible)
+        self.node = node = feasible[chosen].name
+        self.nodes_feasible = n = len(feasible)
+        # The chosen node first, then the best of the others (ties: visit order).
+        ranked = sorted(range(n), key=totals.__getitem__, reverse=True)
+        best = [chosen, *(i for i in ranked[:MAX_SCORES] if i != chosen)][:MAX_SCORES]
+        self.best = [(feasible[i].name, totals[i]) for i in best]
+        self.parts = [
+            (name, None if values is totals else [values[i] for i in best])
+            for name, values in parts
+        ]
         if self.checked >= self.total:
             how = f"{n}/{self.total} nodes feasible"
         else:
@@ -149,19 +160,15 @@ class Draft:
 
     def record(self) -> Placement:
         """The `Placement` for `shoal describe`: the best `MAX_SCORES` scores, chosen first."""
-        t, totals, chosen, feasible = self.task, self.totals, self.chosen, self.feasible
-        best: list[int] = []
-        if chosen >= 0:  # the chosen node first, then the best of the others (ties: visit order)
-            ranked = sorted(range(len(totals)), key=totals.__getitem__, reverse=True)
-            best = [chosen, *(i for i in ranked[:MAX_SCORES] if i != chosen)][:MAX_SCORES]
+        t = self.task
         scores = []
-        for i in best:
-            total = round(totals[i], 4)
-            parts = {
-                name: total if values is totals else round(values[i], 4)
-                for name, values in self.parts
+        for j, (name, score) in enumerate(self.best):
+            total = round(score, 4)
+            shares = {
+                scorer: total if values is None else round(values[j], 4)
+                for scorer, values in self.parts
             }
-            scores.append({"node": feasible[i].name, "score": total, "parts": parts})
+            scores.append({"node": name, "score": total, "parts": shares})
         rejected = [
             {"reason": r, "count": c, "nodes": list(examples)}
             for r, c, examples in self.rejected.ordered()
@@ -173,11 +180,11 @@ class Draft:
                 "generation": t.generation,
                 "time": self.time,
                 "scheduler": self.scheduler,
-                "node": feasible[chosen].name if chosen >= 0 else None,
+                "node": self.node,
                 "message": self.message,
                 "nodesTotal": self.total,
-                "nodesFeasible": len(feasible),
-                "nodesScored": len(feasible),
+                "nodesFeasible": self.nodes_feasible,
+                "nodesScored": self.nodes_feasible,
                 "rejected": rejected,
                 "scores": scores,
             }
