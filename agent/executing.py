@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 
 from agent.instruments import AgentInstruments
@@ -18,6 +19,7 @@ from agent.plan import Action, Keep, Remove, Replace, Start, StartFailure, Stop,
 from agent.runtime import (
     LABEL_NODE,
     ContainerConflict,
+    ContainerInfo,
     ContainerNotFound,
     ImageNotFound,
     Runtime,
@@ -29,6 +31,19 @@ from agent.specs import container_spec
 from core.clock import Clock
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an action did, so the reconciler need not ask the engine again."""
+
+    memory: TaskMemory
+    started: ContainerInfo | None = None
+    """The container a Start or Replace made, as the engine described it just after."""
+    removed: str | None = None
+    """The container a Remove or Replace took away."""
+    known: bool = True
+    """False when the engine's view must be read again (a Stop changed a container)."""
 
 
 class Executor:
@@ -46,22 +61,24 @@ class Executor:
         self._clock = clock
         self._instruments = instruments
 
-    def run(self, action: Action, memory: TaskMemory) -> TaskMemory:
+    def run(self, action: Action, memory: TaskMemory) -> Done:
         """Do `action`; returns what the agent must remember of the task afterwards."""
         if isinstance(action, Keep):
-            return memory
+            return Done(memory)
         log.info("%s: %s %s", action.key, type(action).__name__.lower(), action.reason)
         if isinstance(action, Stop):
             self._stop(action.container_id)
-            return memory
+            return Done(memory, known=False)
         if isinstance(action, Remove):
             self._remove(action.container_id)
-            return _forget(memory, action.container_id)
+            return Done(_forget(memory, action.container_id), removed=action.container_id)
         if isinstance(action, Replace):
             self._remove(action.container_id)
             memory = _forget(memory, action.container_id)
-            return self._start(action, memory)
-        return self._start(action, memory)
+            memory, started = self._start(action, memory)
+            return Done(memory, started=started, removed=action.container_id)
+        memory, started = self._start(action, memory)
+        return Done(memory, started=started)
 
     def _stop(self, container_id: str) -> None:
         with contextlib.suppress(ContainerNotFound):
@@ -71,7 +88,9 @@ class Executor:
         self._stop(container_id)  # SIGTERM first: the task gets its stop timeout
         self._runtime.remove(container_id, force=True)
 
-    def _start(self, action: Start | Replace, memory: TaskMemory) -> TaskMemory:
+    def _start(
+        self, action: Start | Replace, memory: TaskMemory
+    ) -> tuple[TaskMemory, ContainerInfo | None]:
         spec = container_spec(
             action.binding,
             self._node,
@@ -81,24 +100,24 @@ class Executor:
         )
         try:
             try:
-                self._runtime.create_and_start(spec)
+                info = self._runtime.create_and_start(spec)
             except ContainerConflict:
                 # A container of ours under that name that the listing did not show (it was
                 # being created or removed just then): remove it and try once more.
                 if not self._ours(spec.name):
                     raise
                 self._runtime.remove(spec.name, force=True)
-                self._runtime.create_and_start(spec)
+                info = self._runtime.create_and_start(spec)
         except RuntimeUnavailable:
             raise
         except ImageNotFound as exc:
-            return self._failed(action.key, memory, "ImageNotFound", str(exc))
+            return self._failed(action.key, memory, "ImageNotFound", str(exc)), None
         except StartFailed as exc:
-            return self._failed(action.key, memory, "StartFailed", str(exc))
+            return self._failed(action.key, memory, "StartFailed", str(exc)), None
         except RuntimeFailure as exc:
-            return self._failed(action.key, memory, "CreateFailed", str(exc))
+            return self._failed(action.key, memory, "CreateFailed", str(exc)), None
         self._instruments.started(restart=action.restarts > 0 and isinstance(action, Replace))
-        return dc_replace(memory, start_failure=None)
+        return dc_replace(memory, start_failure=None), info
 
     def _ours(self, name: str) -> bool:
         try:

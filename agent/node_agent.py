@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 
+_OUR_OWN = frozenset({"create", "start"})
+"""Events that follow the agent's own actions (it creates and starts containers; nobody else
+should): reacting to them would only make the engine describe again what it just said. What
+happens behind the agent's back (die, oom, kill, stop, destroy) wakes the task at once; a
+container started by hand is seen at the next resync."""
+
 
 class NodeAgent:
     def __init__(
@@ -155,6 +161,8 @@ class NodeAgent:
                 backoff.reset()
                 self._engine_ok.set()
                 for event in events:
+                    if event.action in _OUR_OWN:
+                        continue
                     key = event.labels.get(LABEL_TASK)
                     if key and event.labels.get(LABEL_NODE) == self.node:
                         self.queue.add(key)

@@ -156,18 +156,29 @@ class TaskReconciler:
         selector = {LABEL_NODE: self.node, LABEL_TASK: key}
         result: TaskPlan | None = None
         containers: list[ContainerInfo] = []
+        known: list[ContainerInfo] | None = None  # the engine's view after our own actions
         for _ in range(MAX_ROUNDS):
             binding = self.binding(key)
-            containers = self._runtime.list(selector)
+            containers = known if known is not None else self._runtime.list(selector)
             memory = self._tidy_memory(key, containers)
             result = plan_task(key, binding, containers, memory, self._clock.now(), self._backoff)
             active = [a for a in result.actions if not isinstance(a, Keep)]
             if not active:
                 break
+            view: list[ContainerInfo] | None = list(containers)
             for action in active:
-                memory = self._executor.run(action, memory)
+                done = self._executor.run(action, memory)
+                memory = done.memory
                 with self._lock:
                     self._memory[key] = memory
+                if view is None or not done.known:
+                    view = None
+                    continue
+                view = [c for c in view if c.id != done.removed]
+                if done.started is not None:
+                    view.append(done.started)
+            # What create_and_start and remove told us is the engine's state: no list needed.
+            known = view
         assert result is not None
         self._remember_container(key, result, containers)
         self._follow_health(key, result, containers)

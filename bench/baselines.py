@@ -65,7 +65,7 @@ def _docker(*args: str, check: bool = True) -> str:
 
 
 def swarm_converge(n: int, image: str = IMAGE, timeout: float = 300.0) -> float:
-    joined = "active" in _docker("info", "--format", "{{.Swarm.LocalNodeState}}")
+    joined = _docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active"
     if not joined:
         _docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
     name = f"bench-{uuid.uuid4().hex[:8]}"
