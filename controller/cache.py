@@ -13,6 +13,8 @@ newest one kept); once the last write is committed, a held event newer than it i
 and events up to its revision (the echo of our own write) are dropped. So the cache never
 goes back to an older value, and a change someone else made meanwhile is not lost.
 
+Every value it holds shares its field-name sets with equal ones (`controller.sharing`).
+
 Not thread-safe by itself: the owner (`controller.cluster.ClusterState`) holds a lock.
 """
 
@@ -26,6 +28,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from controller.sharing import share_field_sets
 from core.errors import BadValue
 from core.typed_store import decode_model
 
@@ -105,10 +108,12 @@ class Cache(Generic[K, M]):
         if raw is None:
             return None
         try:
-            return decode_model(str(key), raw, self.model_type)
+            value = decode_model(str(key), raw, self.model_type)
         except BadValue as exc:
             log.warning("ignoring %s: %s", self.name, exc)
             return None
+        share_field_sets(value)
+        return value
 
     def replace(self, items: Iterable[tuple[K, int, bytes]], revision: int) -> list[Change[K, M]]:
         """Make the cache equal to a listing at `revision`: (key, mod_revision, value) for
@@ -170,6 +175,8 @@ class Cache(Generic[K, M]):
         entry = self._entries.get(key)
         if entry is None:
             entry = self._entries[key] = _Entry(None, 0)
+        if value is not None:
+            share_field_sets(value)
         old = entry.value
         entry.value = value
         entry.pending += 1
