@@ -90,7 +90,8 @@ class Draft:
     """
 
     __slots__ = (
-        "best",
+        "best_nodes",
+        "best_scores",
         "checked",
         "message",
         "node",
@@ -122,9 +123,10 @@ class Draft:
         self.rejected = rejected
         self.node: str | None = None
         self.nodes_feasible = 0
-        self.best: list[tuple[str, float]] = []
-        """(node, total score) of the nodes the record shows, the chosen one first."""
-        self.parts: list[tuple[str, list[float] | None]] = []
+        self.best_nodes: tuple[str, ...] = ()
+        """The nodes the record shows, the chosen one first, and their total scores."""
+        self.best_scores: tuple[float, ...] = ()
+        self.parts: tuple[tuple[str, tuple[float, ...] | None], ...] = ()
         """Each scorer's part of those scores (None: the scorer's score is the total)."""
         self.message = ""
 
@@ -146,11 +148,14 @@ class Draft:
         # The chosen node first, then the best of the others (ties: visit order).
         ranked = sorted(range(n), key=totals.__getitem__, reverse=True)
         best = [chosen, *(i for i in ranked[:MAX_SCORES] if i != chosen)][:MAX_SCORES]
-        self.best = [(feasible[i].name, totals[i]) for i in best]
-        self.parts = [
-            (name, None if values is totals else [values[i] for i in best])
-            for name, values in parts
-        ]
+        self.best_nodes = tuple([feasible[i].name for i in best])
+        self.best_scores = tuple([totals[i] for i in best])
+        self.parts = tuple(
+            [
+                (name, None if values is totals else tuple([values[i] for i in best]))
+                for name, values in parts
+            ]
+        )
         if self.checked >= self.total:
             how = f"{n}/{self.total} nodes feasible"
         else:
@@ -162,7 +167,7 @@ class Draft:
         """The `Placement` for `shoal describe`: the best `MAX_SCORES` scores, chosen first."""
         t = self.task
         scores = []
-        for j, (name, score) in enumerate(self.best):
+        for j, (name, score) in enumerate(zip(self.best_nodes, self.best_scores, strict=True)):
             total = round(score, 4)
             shares = {
                 scorer: total if values is None else round(values[j], 4)

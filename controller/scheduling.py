@@ -374,8 +374,21 @@ class Placer:
             self._metrics.unschedulable.set(len(self._unschedulable))
 
 
+class _PlacementValue:
+    """A Placement record, built and encoded when it is written (a small object rather than
+    a closure: thousands wait behind a burst of placements)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: PlacementResult) -> None:
+        self.result = result
+
+    def __call__(self) -> bytes:
+        return encode_model(self.result.placement)
+
+
 def _placement_value(result: PlacementResult) -> Callable[[], bytes]:
-    return lambda: encode_model(result.placement)
+    return _PlacementValue(result)
 
 
 def _outcome_of(status: TaskStatus) -> Outcome | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from schemas.node import NodeMetrics
 from schemas.placement import Placement
@@ -55,6 +56,12 @@ class NodeView:
     """The node's last published /proc metrics; None when it has published none."""
 
 
+_NO_PORTS: frozenset[HostPort] = frozenset()
+_NO_SELECTOR: Mapping[str, str] = MappingProxyType({})
+"""Shared by the (many) requests that publish no port or select no node: a request is kept
+until its Placement record is written, behind a whole burst of placements."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskRequest:
     """What one task asks of a node."""
@@ -72,16 +79,18 @@ class TaskRequest:
 
     @classmethod
     def from_task(cls, task: Task) -> TaskRequest:
-        res = task.spec.resources
+        spec = task.spec
+        res = spec.resources
+        ports = spec.ports
         return cls(
             namespace=task.metadata.namespace,
             name=task.metadata.name,
             generation=task.metadata.generation or 1,
             request=Amounts(res.cpu, res.memory, res.disk),
-            host_ports=frozenset(
-                (p.protocol, p.hostPort) for p in task.spec.ports if p.hostPort is not None
-            ),
-            node_selector=dict(task.spec.nodeSelector),
+            host_ports=frozenset((p.protocol, p.hostPort) for p in ports if p.hostPort is not None)
+            if ports
+            else _NO_PORTS,
+            node_selector=dict(spec.nodeSelector) if spec.nodeSelector else _NO_SELECTOR,
         )
 
 
