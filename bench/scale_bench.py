@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,8 @@ class Memory:
         self.pid = pid
         self.peak_rss = 0
         self.hwm = 0
+        self.rss = 0
+        self.samples: list[tuple[float, int]] = []  # (perf_counter, VmRSS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss sampler", daemon=True)
 
@@ -119,7 +122,9 @@ class Memory:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 value = int(line.split()[1]) * 1024
                 if line.startswith("VmRSS:"):
+                    self.rss = value
                     self.peak_rss = max(self.peak_rss, value)
+                    self.samples.append((time.perf_counter(), value))
                 else:
                     self.hwm = max(self.hwm, value)
 
@@ -197,7 +202,7 @@ def check_scheduled(store: EtcdStore, keys: Keys, tasks: int) -> dict[str, int]:
     return {"bindings": len(bindings), "tasks bound": len(bound), **states, "want": tasks}
 
 
-def run_size(size: Size, timeout: float) -> dict[str, Any]:
+def run_size(size: Size, timeout: float, wrapper: list[str], py_spy: Path | None) -> dict[str, Any]:
     result: dict[str, Any] = {"size": size.name, "nodes": size.nodes, "tasks": size.tasks}
     keys = Keys("/shoal")
     with (
@@ -248,12 +253,32 @@ def run_size(size: Size, timeout: float) -> dict[str, Any]:
             log = open(tmp / "controller.log", "wb")  # noqa: SIM115 (closed below)
             started = time.perf_counter()
             controller = procs.start(
-                [*benchkit.shoal_command(), "controller", "--listen", "none"],
+                [*wrapper, *benchkit.shoal_command(), "controller", "--listen", "none"],
                 env,
                 stdout=log,
                 stderr=log,
             )
             memory = Memory(controller.pid).start()
+            spy = None
+            if py_spy is not None:
+                spy = procs.start(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(controller.pid),
+                        "--rate",
+                        "200",
+                        "--gil",  # only the thread holding the GIL: where the CPU goes
+                        "--format",
+                        "speedscope" if py_spy.suffix == ".json" else "flamegraph",
+                        "--output",
+                        str(py_spy.resolve()),
+                    ],
+                    env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             while store.get(keys.leader()) is None:
                 if time.perf_counter() > started + 60 or controller.poll() is not None:
                     raise RuntimeError("the controller did not lead within 60 s")
@@ -268,6 +293,8 @@ def run_size(size: Size, timeout: float) -> dict[str, Any]:
                         f"({agents.bound} bound, {statuses.running} Running)"
                     )
                     break
+                memory.read()
+                result[f"controller_rss_{phase}_bytes"] = memory.rss
                 print(f"[{size.name}] all {phase}", file=sys.stderr, flush=True)
             if agents.all_bound_at is not None:
                 result["scheduled_s"] = agents.all_bound_at - leading
@@ -282,9 +309,15 @@ def run_size(size: Size, timeout: float) -> dict[str, Any]:
             result["etcd_cpu_s"] = cpu_seconds(server.pid)
             memory.stop()
             result["controller_hwm_bytes"] = memory.hwm
+            result["controller_rss_settled_bytes"] = memory.rss
+            result["controller_rss_timeline"] = [
+                (round(at - leading, 2), rss // 2**20) for at, rss in memory.samples[::4]
+            ]
             result["controller_peak_rss_sampled_bytes"] = memory.peak_rss
             rev2 = store.current_revision()
             procs.stop(controller)
+            if spy is not None:
+                spy.wait(60)  # it writes its profile once the controller has exited
             log.close()
             result["controller_log_lines"] = (tmp / "controller.log").read_bytes().count(b"\n")
         finally:
@@ -341,6 +374,12 @@ def figures(size: Size, r: dict[str, Any]) -> list[Figure]:
             hwm <= GIB if size.tasks == 100_000 else None,
         )
     )
+    rss = [
+        f"{phase} {r[f'controller_rss_{phase}_bytes'] / 2**20:,.0f}"
+        for phase in ("scheduled", "running", "settled")
+        if f"controller_rss_{phase}_bytes" in r
+    ]
+    out.append(Figure("  RSS (MiB) when all", ", ".join(rss)))
     out.append(Figure("controller CPU", f"{r['controller_cpu_s']:.1f} s"))
     out.append(Figure("etcd CPU (whole run)", f"{r['etcd_cpu_s']:.1f} s"))
     rev = r["revisions"]
@@ -367,16 +406,30 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check it works")
     parser.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=sorted(SIZES))
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds a phase may take")
+    parser.add_argument(
+        "--custom", nargs=2, type=int, metavar=("NODES", "TASKS"), help="one size of your own"
+    )
+    parser.add_argument(
+        "--py-spy", type=Path, default=None, help="profile the controller into this file"
+    )
+    parser.add_argument(
+        "--controller-wrapper",
+        default="",
+        help="command put before `shoal controller` (it must run it in its own process)",
+    )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
     table = QUICK if args.quick else SIZES
+    if args.custom:
+        table = {"custom": Size("custom", *args.custom)}
+        args.sizes = ["custom"]
     results = []
     with benchkit.interrupt_on_sigterm():
         for name in args.sizes:
             size = table[name]
-            r = run_size(size, args.timeout)
+            r = run_size(size, args.timeout, shlex.split(args.controller_wrapper), args.py_spy)
             results.append(r)
             benchkit.print_table(
                 f"({size.name}) {size.nodes:,} simulated nodes, {size.tasks:,} tasks",

@@ -65,6 +65,8 @@ BYTES_PATTERN = rf"^{_NUMBER}(?:[kMGTPE]|[KMGTPE]i|[eE][+-]?[0-9]+)?$"
 _CPU_RE = re.compile(rf"(?P<number>{_NUMBER})(?P<milli>m?)")
 _BYTES_RE = re.compile(rf"(?P<number>{_NUMBER})(?P<suffix>[A-Za-z]*)(?P<exponent>[+-]?[0-9]*)")
 _EXPONENT_RE = re.compile(r"[eE]([+-]?[0-9]+)")
+_WHOLE_BYTES_RE = re.compile(r"([0-9]{1,18})((?:[KMGTPE]i|[kMGTPE])?)")
+"""What manifests mostly say (``64Mi``, ``512``): a whole number and a suffix, no Fraction."""
 _MAX_TEXT = 64  # longer strings are not quantities a person writes; also bounds the work done
 _MAX_EXPONENT = 30  # 1e30 is already far beyond MAX_BYTES
 
@@ -141,6 +143,12 @@ def parse_bytes(value: object) -> int:
         return value  # the common case (what Shoal itself stores): no Fraction needed
     _check_type(value)
     if isinstance(value, str):
+        whole = _WHOLE_BYTES_RE.fullmatch(value)
+        if whole is not None:
+            suffix = whole[2]
+            n = int(whole[1]) * (BYTE_SUFFIXES[suffix] if suffix else 1)
+            if n <= MAX_BYTES:
+                return n
         if len(value) > _MAX_TEXT:
             raise _reject(value[:_MAX_TEXT] + "…", "it is too long")
         amount = _byte_fraction(value)
