@@ -3,7 +3,8 @@
 `Candidate` is the scheduler's working copy of a `NodeView`. The views are immutable and shared
 with the controller's caches, so a pass copies each one into a Candidate (plain floats and
 ints, no pydantic) and adds every placement it makes to that copy; the filters and scorers read
-only Candidates. Nothing here is kept between passes.
+only Candidates. The scheduler keeps a pass's copies for the next pass, which uses again
+those of the nodes that did not change and got nothing (`controller.scheduler`).
 """
 
 from __future__ import annotations

@@ -70,6 +70,8 @@ class Scheduler:
         self.full_scan_below = full_scan_below
         self.metrics_max_age = metrics_max_age
         self._round_robin = next((s for s, _ in self._scorers if isinstance(s, RoundRobin)), None)
+        self._kept: dict[str, tuple[NodeView, Candidate, bool]] = {}
+        """The last pass's copies, by node: (view, copy, whether its metrics counted)."""
 
     def place(
         self, nodes: Sequence[NodeView], tasks: Sequence[TaskRequest], now: datetime
@@ -102,14 +104,37 @@ class _Group:
         wrap-around: shuffled, or in name order for roundrobin."""
 
 
+def _copies(scheduler: Scheduler, nodes: Sequence[NodeView], now: datetime) -> list[Candidate]:
+    """A Candidate per view. The last pass's copy of a node is used again when its view is the
+    same object (views are immutable: the node did not change), the pass placed nothing on it
+    (`add` counts every placement in `tasks`) and its metrics still count as live or still do
+    not: it is then exactly what a fresh copy would be. In a burst on thousands of nodes most
+    of them get nothing in a pass, and copying them all was a pass's largest fixed cost."""
+    max_age = scheduler.metrics_max_age
+    kept = scheduler._kept
+    fresh: dict[str, tuple[NodeView, Candidate, bool]] = {}
+    copies = []
+    for view in nodes:
+        m = view.metrics
+        live = m is not None and (now - m.timestamp).total_seconds() <= max_age
+        known = kept.get(view.name)
+        if known is not None and known[0] is view and known[2] is live:
+            copy = known[1]
+            if copy.tasks != view.tasks:
+                copy = Candidate.from_view(view, now, max_age)
+        else:
+            copy = Candidate.from_view(view, now, max_age)
+        fresh[view.name] = (view, copy, live)
+        copies.append(copy)
+    scheduler._kept = fresh
+    return copies
+
+
 class _Pass:
     def __init__(self, scheduler: Scheduler, nodes: Sequence[NodeView], now: datetime) -> None:
         self.s = scheduler
         self.now = now
-        self.candidates = sorted(
-            (Candidate.from_view(v, now, scheduler.metrics_max_age) for v in nodes),
-            key=lambda c: c.name,
-        )
+        self.candidates = sorted(_copies(scheduler, nodes, now), key=lambda c: c.name)
         names = [c.name for c in self.candidates]
         if len(set(names)) != len(names):
             twice = next(a for a, b in pairwise(names) if a == b)
