@@ -22,6 +22,8 @@ __all__ = ["share_field_sets"]
 _SHARED: dict[frozenset[str], set[str]] = {}
 _MAX_SHARED = 4096
 """Distinct sets kept: models have a few dozen in practice; past this, new ones stay as made."""
+_SHARED_IDS: set[int] = set()
+"""The ids of the shared sets (kept for good, so an id stays theirs)."""
 
 _NESTED: dict[type, tuple[str, ...]] = {}
 """Per model class, the fields whose type can hold a model (or a list of them)."""
@@ -44,11 +46,14 @@ def _nested(kind: type[BaseModel]) -> tuple[str, ...]:
 def share_field_sets(model: BaseModel) -> None:
     """Give `model` and the models inside it (fields, lists of models) the shared sets."""
     fields_set = model.__pydantic_fields_set__
+    if id(fields_set) in _SHARED_IDS:
+        return  # shared already, and so is everything inside it (a task's spec in a binding)
     key = frozenset(fields_set)
     shared = _SHARED.get(key)
     if shared is None and len(_SHARED) < _MAX_SHARED:
         shared = _SHARED[key] = set(key)
-    if shared is not None and shared is not fields_set:
+        _SHARED_IDS.add(id(shared))
+    if shared is not None:
         object.__setattr__(model, "__pydantic_fields_set__", shared)
     values = model.__dict__
     for name in _nested(type(model)):

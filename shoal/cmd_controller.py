@@ -17,7 +17,7 @@ from controller.manager import Controller
 from controller.metrics import MetricsServer, parse_listen
 from controller.scheduler import POLICIES
 from controller.settings import ControllerSettings, LeaderTimings
-from controller.tuning import tune_gc
+from controller.tuning import tune_gc, tune_logging
 from core.etcd_store import EtcdStore, RetryPolicy
 from core.keys import Keys
 from core.logs import configure_logging
@@ -107,6 +107,7 @@ def controller(
         raise click.UsageError(str(exc)) from exc
     configure_logging(settings.log)
     tune_gc()
+    tune_logging()
     controller_settings = ControllerSettings(
         scheduler=scheduler,
         node_grace=node_grace,
