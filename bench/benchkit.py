@@ -69,6 +69,17 @@ def interrupt_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run(main: Callable[[], int]) -> int:
+    """`main()`'s exit status; on Ctrl-C or SIGTERM (everything already cleaned up by the
+    `finally` blocks on the way out) one line and 130, not a traceback."""
+    try:
+        with interrupt_on_sigterm():
+            return main()
+    except KeyboardInterrupt:
+        print("\ninterrupted: everything the bench started is stopped and removed", file=sys.stderr)
+        return 130
+
+
 @contextmanager
 def etcd_server(data_dir: Path, *, max_txn_ops: int | None = None) -> Iterator[EtcdServer]:
     """An etcd of the bench's own on a free loopback port, stopped (by pid) on exit."""
