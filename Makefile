@@ -30,8 +30,17 @@ test: setup
 	$(VENV)/lint-imports
 	$(VENV)/pytest -q
 
+# Every benchmark in turn (about 15 minutes); each prints its table and writes
+# bench/results/<name>.json. docs/PERFORMANCE.md holds the latest figures.
 bench: setup
 	$(VENV)/python bench/store_bench.py
+	$(VENV)/python bench/agent_bench.py
+	$(VENV)/python bench/scheduler_bench.py
+	$(VENV)/python bench/controller_bench.py
+	$(VENV)/python bench/watch_bench.py
+	$(VENV)/python bench/latency_bench.py
+	$(VENV)/python bench/converge_bench.py
+	$(VENV)/python bench/scale_bench.py
 
 schema: setup
 	$(VENV)/python -m schemas.export
