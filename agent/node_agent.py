@@ -30,9 +30,10 @@ from agent.specs import node_selector
 from core.clock import Clock, SystemClock
 from core.errors import ShoalError
 from core.keys import Keys
+from core.reconciling import Workers
 from core.store import Store, Watcher
 from core.supervise import Backoff, Supervised
-from core.workqueue import ExponentialRateLimiter, Workers, WorkQueue
+from core.workqueue import ExponentialRateLimiter, WorkQueue
 from schemas.node import NodeMetrics
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,11 @@ class NodeAgent:
         self._clock = clock or SystemClock()
         self._sampler = sampler
         self.instruments = AgentInstruments(settings.node)
-        self.queue = WorkQueue(self._clock, ExponentialRateLimiter(0.2, 30.0))
+        self.queue: WorkQueue[str] = WorkQueue(
+            f"agent {settings.node}",
+            clock=self._clock,
+            rate_limiter=ExponentialRateLimiter(0.2, 30.0),
+        )
         self.reconciler = TaskReconciler(
             store=store,
             keys=keys,
@@ -80,7 +85,7 @@ class NodeAgent:
         self._workers = Workers(
             f"agent {self.node}",
             self.queue,
-            self.reconciler.reconcile,
+            self.reconciler,
             settings.workers,
             clock=self._clock,
         )
@@ -117,6 +122,7 @@ class NodeAgent:
         if self.server is not None:
             self.server.start()
         self.registration.start()
+        self.queue.start()
         self._workers.start()
         self._watch = self._store.watch(self._keys.node_bindings(self.node), None, self.reconciler)
         for loop in self._loops:
@@ -136,8 +142,7 @@ class NodeAgent:
             self._watch.stop()
         for loop in self._loops:
             loop.stop()
-        self._workers.stop()
-        self.queue.shutdown()
+        self._workers.stop()  # shuts the queue down too
         self.reconciler.health.stop()
         if self.settings.remove_containers_on_stop:
             self._remove_all_containers()

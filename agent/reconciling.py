@@ -25,6 +25,7 @@ from agent.runtime import LABEL_NODE, LABEL_TASK, ContainerInfo, Runtime
 from agent.specs import Identity
 from core.clock import Clock
 from core.keys import Keys
+from core.reconciling import Result
 from core.store import EventType, KeyValue, Listing, Store, WatchEvent
 from core.typed_store import encode_model
 from core.workqueue import WorkQueue
@@ -47,7 +48,7 @@ class TaskReconciler:
         clock: Clock,
         backoff: BackoffPolicy,
         instruments: AgentInstruments,
-        queue: WorkQueue,
+        queue: WorkQueue[str],
     ) -> None:
         self._store = store
         self._keys = keys
@@ -142,7 +143,7 @@ class TaskReconciler:
 
     # --- the reconcile --------------------------------------------------------------------
 
-    def reconcile(self, key: str) -> float | None:
+    def reconcile(self, key: str) -> Result:
         started = self._clock.monotonic()
         try:
             again = self._reconcile(key)
@@ -150,7 +151,7 @@ class TaskReconciler:
             self._instruments.reconciled("error", self._clock.monotonic() - started)
             raise
         self._instruments.reconciled("ok", self._clock.monotonic() - started)
-        return again
+        return Result.done() if again is None else Result.again(again)
 
     def _reconcile(self, key: str) -> float | None:
         selector = {LABEL_NODE: self.node, LABEL_TASK: key}

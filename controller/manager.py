@@ -34,17 +34,17 @@ from controller.informer import Informer
 from controller.leader import LeaderElector, Leadership, Lose, default_identity
 from controller.metrics import ControllerMetrics
 from controller.nodes import NodeReconciler
-from controller.reconciling import Workers
 from controller.scheduler import POLICIES, Scheduler
 from controller.scheduling import Placer, PlacerTimings
 from controller.settings import ControllerSettings
 from controller.tasks import TaskReconciler
-from controller.workqueue import WorkQueue
 from core.clock import Clock, SystemClock
 from core.errors import ShoalError
 from core.keys import Keys
+from core.reconciling import Workers
 from core.store import Store
 from core.supervise import Supervised
+from core.workqueue import WorkQueue
 
 log = logging.getLogger("controller")
 

@@ -19,9 +19,9 @@ import logging
 from controller.allocations import MICRO
 from controller.cluster import ClusterState
 from controller.committing import Committer
-from controller.reconciling import Result
-from controller.workqueue import WorkQueue
 from core.clock import Clock, SystemClock
+from core.reconciling import Result
+from core.workqueue import WorkQueue
 from schemas.node import NodeStatus
 from schemas.spec import Resources
 

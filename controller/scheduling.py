@@ -33,11 +33,11 @@ from controller.planning import placed, plan_task, unplaced
 from controller.scheduler import Scheduler
 from controller.snapshot import PlacementResult, TaskRequest
 from controller.tasks import TaskReconciler
-from controller.workqueue import WorkQueue
 from core.clock import Clock, SystemClock
 from core.store import WriteOp
 from core.supervise import Supervised
 from core.typed_store import encode_model
+from core.workqueue import WorkQueue
 from schemas.spec import DesiredState
 from schemas.states import TaskState
 from schemas.task import Task, TaskStatus

@@ -20,10 +20,10 @@ from controller.cluster import ClusterState, NodeHealth, split_task_key
 from controller.committing import Committer, RecordValue
 from controller.events import Event, EventRecorder
 from controller.planning import Fit, PlannedEvent, TaskInputs, TaskPlan, plan_task
-from controller.reconciling import Result
 from controller.scheduler import Scheduler
 from controller.snapshot import Amounts, TaskRequest
 from core.clock import Clock, SystemClock
+from core.reconciling import Result
 from core.store import WriteOp
 from schemas.states import TaskState
 from schemas.task import Task, TaskStatus

@@ -116,5 +116,8 @@ class EtcdServerError(GiveUp):
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for errors where waiting and trying the same request again may help."""
-    return isinstance(exc, ShoalError) and exc.retry_later
+    """True for errors where waiting and trying the same request again may help: ours that
+    say so, and an adapter's marked `retryable` (the agent's RuntimeUnavailable)."""
+    if isinstance(exc, ShoalError):
+        return exc.retry_later
+    return bool(getattr(exc, "retryable", False))

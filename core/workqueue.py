@@ -1,269 +1,279 @@
-"""A work queue of keys, as client-go's: deduplicated, one worker per key, per-key back-off.
+"""The work queue: keys waiting to be reconciled, each handed to one worker at a time.
 
-Watch handlers and event streams only `add` keys; workers `get` a key, reconcile it and call
-`done`. The queue guarantees:
+As client-go's rate-limited delaying queue:
 
-- a key waiting in the queue is there once, however often it is added (events coalesce);
-- a key being processed is never handed to a second worker; if it is added meanwhile it is
-  queued again when `done` is called, so the change is not lost;
-- `add_after(key, delay)` queues a key later (a reconcile that says "again in 10 s");
-  `add_rate_limited(key)` does so with the rate limiter's per-key exponential back-off, and
-  `forget(key)` resets that back-off after a success.
+- `add` puts a key on the queue unless it is already waiting (deduplication);
+- `get` hands the oldest waiting key to a worker, which calls `done` when finished; a key
+  added again while a worker has it waits until `done`, so no key is ever processed by two
+  workers at once, and the change that arrived meanwhile is not lost;
+- `add_after` adds a key once a delay has passed (the earliest of several delays wins);
+- `add_rate_limited` adds it after the rate limiter's delay for that key (exponential per key
+  by default), and `forget` resets that key's back-off once it succeeded;
+- `claim` lets another loop (the scheduling pass) hold a key as a worker would.
 
-Time comes from the injected clock, so a FakeClock drives delayed keys in tests.
-`Workers` runs a reconcile function over a queue in a few supervised threads.
+Delays run on the injected clock, in a supervised loop of their own.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import threading
 from collections import deque
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Hashable
+from typing import Generic, Protocol, TypeVar
 
 from core.clock import Clock, SystemClock
-from core.errors import RetryLater
 from core.supervise import Supervised
 
-log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
 
-_POLL = 0.05  # real seconds between looks at delayed keys while waiting (FakeClock moves alone)
+__all__ = ["ExponentialRateLimiter", "RateLimiter", "WorkQueue"]
 
 
 class RateLimiter(Protocol):
-    def when(self, key: str) -> float:
-        """Seconds to wait before retrying `key`, counting this failure."""
+    def when(self, key: Hashable) -> float:
+        """Seconds to wait before retrying `key`; counts one more failure of it."""
         ...
 
-    def forget(self, key: str) -> None:
-        """`key` succeeded: its next failure starts the back-off afresh."""
+    def forget(self, key: Hashable) -> None:
+        """`key` succeeded: start its back-off over."""
         ...
 
-    def failures(self, key: str) -> int: ...
+    def retries(self, key: Hashable) -> int:
+        """Failures of `key` since it was last forgotten."""
+        ...
 
 
 class ExponentialRateLimiter:
-    """initial, 2*initial, 4*initial, … capped at maximum, per key."""
+    """base, base*factor, base*factor², … capped at maximum, counted per key."""
 
-    def __init__(self, initial: float = 0.05, maximum: float = 60.0) -> None:
-        if initial <= 0 or maximum < initial:
-            raise ValueError("rate limiter needs 0 < initial <= maximum")
-        self.initial = initial
+    def __init__(self, base: float = 0.05, maximum: float = 60.0, factor: float = 2.0) -> None:
+        if base <= 0 or maximum < base or factor < 1:
+            raise ValueError("the rate limiter needs 0 < base <= maximum and factor >= 1")
+        self.base = base
         self.maximum = maximum
-        self._failures: dict[str, int] = {}
+        self.factor = factor
+        self._failures: dict[Hashable, int] = {}
         self._lock = threading.Lock()
 
-    def when(self, key: str) -> float:
+    def when(self, key: Hashable) -> float:
         with self._lock:
             n = self._failures.get(key, 0)
             self._failures[key] = n + 1
-        return float(min(self.maximum, self.initial * (2 ** min(n, 62))))
+        # Cap the exponent too, so a key that failed a thousand times does not overflow.
+        return float(min(self.maximum, self.base * self.factor ** min(n, 64)))
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: Hashable) -> None:
         with self._lock:
             self._failures.pop(key, None)
 
-    def failures(self, key: str) -> int:
+    def retries(self, key: Hashable) -> int:
         with self._lock:
             return self._failures.get(key, 0)
 
 
-class WorkQueue:
-    def __init__(self, clock: Clock | None = None, rate_limiter: RateLimiter | None = None) -> None:
-        self._clock = clock or SystemClock()
-        self.rate_limiter: RateLimiter = rate_limiter or ExponentialRateLimiter()
-        self._cond = threading.Condition()
-        self._queue: deque[str] = deque()
-        self._queued: set[str] = set()
-        self._processing: set[str] = set()
-        self._dirty: set[str] = set()  # added while being processed
-        self._delayed: list[tuple[float, int, str]] = []  # (due, tie-breaker, key)
-        self._seq = itertools.count()
-        self._shut = False
-
-    def add(self, key: str) -> None:
-        with self._cond:
-            if self._shut:
-                return
-            if key in self._processing:
-                self._dirty.add(key)
-                return
-            if key not in self._queued:
-                self._queued.add(key)
-                self._queue.append(key)
-                self._cond.notify()
-
-    def add_after(self, key: str, delay: float) -> None:
-        if delay <= 0:
-            self.add(key)
-            return
-        with self._cond:
-            if self._shut:
-                return
-            due = self._clock.monotonic() + delay
-            heapq.heappush(self._delayed, (due, next(self._seq), key))
-            self._cond.notify()
-
-    def add_rate_limited(self, key: str) -> float:
-        """Queue `key` after its back-off; returns the delay chosen."""
-        delay = self.rate_limiter.when(key)
-        self.add_after(key, delay)
-        return delay
-
-    def forget(self, key: str) -> None:
-        self.rate_limiter.forget(key)
-
-    def get(self, stop: threading.Event, timeout: float | None = None) -> str | None:
-        """The next key to work on (marked as being processed), or None on stop/timeout."""
-        deadline = None if timeout is None else self._clock.monotonic() + timeout
-        with self._cond:
-            while not (self._shut or stop.is_set()):
-                self._promote_due()
-                if self._queue:
-                    key = self._queue.popleft()
-                    self._queued.discard(key)
-                    self._processing.add(key)
-                    return key
-                if deadline is not None and self._clock.monotonic() >= deadline:
-                    return None
-                self._cond.wait(_POLL)
-            return None
-
-    def done(self, key: str) -> None:
-        with self._cond:
-            self._processing.discard(key)
-            if key in self._dirty:
-                self._dirty.discard(key)
-                if key not in self._queued and not self._shut:
-                    self._queued.add(key)
-                    self._queue.append(key)
-                    self._cond.notify()
-
-    def shutdown(self) -> None:
-        with self._cond:
-            self._shut = True
-            self._cond.notify_all()
-
-    def wake(self) -> None:
-        """Let waiting workers look at a stop event (set by someone else) at once."""
-        with self._cond:
-            self._cond.notify_all()
-
-    def __len__(self) -> int:
-        """Keys waiting now (not counting delayed ones or those being processed)."""
-        with self._cond:
-            self._promote_due()
-            return len(self._queue)
-
-    @property
-    def delayed(self) -> int:
-        with self._cond:
-            return len(self._delayed)
-
-    def is_processing(self, key: str) -> bool:
-        with self._cond:
-            return key in self._processing
-
-    def _promote_due(self) -> None:
-        now = self._clock.monotonic()
-        while self._delayed and self._delayed[0][0] <= now:
-            _, _, key = heapq.heappop(self._delayed)
-            if key in self._processing:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._queue.append(key)
-
-
-Reconcile = Callable[[str], float | None]
-"""Make the world match for one key; None when done, or seconds until it should run again."""
-
-
-def _retry_later(exc: BaseException) -> bool:
-    """Whether trying again later may help: our RetryLater, or an adapter's `retryable`."""
-    return isinstance(exc, RetryLater) or bool(getattr(exc, "retryable", False))
-
-
-class Workers:
-    """`count` supervised threads taking keys from `queue` and running `reconcile` on them.
-
-    A reconcile that raises is retried with the queue's rate limiter: a RetryLater or an error
-    marked `retryable` (etcd or Docker unreachable) is logged once per key until it succeeds
-    again, anything else is logged
-    with its traceback, since it is a bug or an unexpected state.
-    """
-
+class WorkQueue(Generic[K]):
     def __init__(
         self,
         name: str,
-        queue: WorkQueue,
-        reconcile: Reconcile,
-        count: int = 2,
+        *,
         clock: Clock | None = None,
-        on_done: Callable[[str, float, BaseException | None], None] | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.name = name
-        self.queue = queue
-        self._reconcile = reconcile
         self._clock = clock or SystemClock()
-        self._on_done = on_done
-        self._stop = threading.Event()
-        self._failing: set[str] = set()
-        self._lock = threading.Lock()
-        self._loops = [
-            Supervised(f"{name}-{i}", self._work, clock=self._clock, stop_event=self._stop)
-            for i in range(count)
-        ]
+        self.rate_limiter: RateLimiter = rate_limiter or ExponentialRateLimiter()
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # getters wait here for work
+        self._released = threading.Condition(lock)  # claimers wait here for a worker's done
+        # A key is handed out when it is popped while dirty and not being processed; stale
+        # copies in the deque (claimed keys, keys handed out through a later copy) are skipped.
+        self._order: deque[K] = deque()
+        self._dirty: set[K] = set()
+        self._processing: set[K] = set()
+        self._waiting: dict[K, float] = {}  # key -> when it is due (clock.monotonic())
+        self._heap: list[tuple[float, int, K]] = []
+        self._seq = itertools.count()
+        self._shutdown = False
+        self.on_drained: Callable[[], None] | None = None
+        """Called (outside the queue's lock) when a `done` leaves nothing waiting or held."""
+        self._wake = threading.Event()
+        self._delaying = Supervised(f"queue {name} delays", self._run_delays, clock=self._clock)
 
-    def start(self) -> Workers:
-        for loop in self._loops:
-            loop.start()
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> WorkQueue[K]:
+        self._delaying.start()
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self.queue.wake()
-        for loop in self._loops:
-            loop.stop(timeout)
+    def shutdown(self) -> None:
+        """Stop handing out keys (waiting `get`s return None) and stop the delay loop."""
+        with self._cond:
+            self._shutdown = True
+            self._cond.notify_all()
+            self._released.notify_all()
+        self._delaying.stop_event.set()
+        self._wake.set()
+        self._delaying.stop()
 
-    def _work(self, stop: threading.Event) -> None:
+    @property
+    def shutting_down(self) -> bool:
+        with self._cond:
+            return self._shutdown
+
+    # -- adding ------------------------------------------------------------------------
+
+    def add(self, key: K) -> None:
+        with self._cond:
+            self._add_locked(key)
+
+    def add_all(self, keys: list[K]) -> None:
+        with self._cond:
+            for key in keys:
+                self._add_locked(key)
+
+    def _add_locked(self, key: K) -> None:
+        if self._shutdown or key in self._dirty:
+            return
+        self._dirty.add(key)
+        if key not in self._processing:
+            self._order.append(key)
+            self._cond.notify()
+
+    def add_after(self, key: K, delay: float) -> None:
+        """Add `key` once `delay` seconds have passed; an earlier pending delay wins."""
+        if delay <= 0:
+            self.add(key)
+            return
+        due = self._clock.monotonic() + delay
+        with self._cond:
+            if self._shutdown:
+                return
+            current = self._waiting.get(key)
+            if current is not None and current <= due:
+                return
+            self._waiting[key] = due
+            seq = next(self._seq)
+            heapq.heappush(self._heap, (due, seq, key))
+            first = self._heap[0][1] == seq
+        if first:  # the delay loop sleeps until the earliest due time: wake it to re-plan
+            self._wake.set()
+
+    def add_rate_limited(self, key: K) -> None:
+        self.add_after(key, self.rate_limiter.when(key))
+
+    def forget(self, key: K) -> None:
+        self.rate_limiter.forget(key)
+
+    def num_requeues(self, key: K) -> int:
+        return self.rate_limiter.retries(key)
+
+    # -- taking ------------------------------------------------------------------------
+
+    def get(self, timeout: float | None = None) -> K | None:
+        """The next key, marked as being processed; None on shutdown or after `timeout`
+        seconds (real time: this waits for work, not for a moment)."""
+        with self._cond:
+            while True:
+                while self._order:
+                    key = self._order.popleft()
+                    if key in self._dirty and key not in self._processing:
+                        self._dirty.discard(key)
+                        self._processing.add(key)
+                        return key
+                if self._shutdown:
+                    return None
+                if not self._cond.wait(timeout) and timeout is not None:
+                    return None
+
+    def done(self, key: K) -> None:
+        """The worker finished `key`; if it was added meanwhile, it waits again."""
+        with self._cond:
+            self._processing.discard(key)
+            self._released.notify_all()
+            if key in self._dirty and not self._shutdown:
+                self._order.append(key)
+                self._cond.notify()
+            drained = not self._dirty and not self._processing
+        if drained and self.on_drained is not None:
+            self.on_drained()
+
+    def busy(self) -> bool:
+        """Keys waiting to be handed out, or being processed (delayed ones do not count)."""
+        with self._cond:
+            return bool(self._dirty or self._processing)
+
+    def claim(self, key: K, *, wait: bool = True) -> bool:
+        """Hold `key` as a worker would, until `done`; False on shutdown (or, without `wait`,
+        when a worker has it). With `wait`, a worker's hold is waited out: reconciles are
+        short, and the caller must hold no lock a reconcile could need.
+
+        A claimed key that was added stays added: it is handed out after `done`.
+        """
+        with self._cond:
+            while key in self._processing and wait and not self._shutdown:
+                self._released.wait()
+            if self._shutdown or key in self._processing:
+                return False
+            self._processing.add(key)
+            return True
+
+    def claim_all(self, keys: list[K]) -> list[K]:
+        """`claim` each key, in one go: those a worker holds are waited for afterwards, one by
+        one; returns the keys claimed (all of them unless the queue shuts down)."""
+        with self._cond:
+            if self._shutdown:
+                return []
+            busy = [key for key in keys if key in self._processing]
+            free = [key for key in keys if key not in self._processing]
+            self._processing.update(free)
+        return free + [key for key in busy if self.claim(key)]
+
+    def done_all(self, keys: list[K]) -> None:
+        """`done` for each key, in one go."""
+        with self._cond:
+            self._processing.difference_update(keys)
+            self._released.notify_all()
+            again = [key for key in keys if key in self._dirty] if not self._shutdown else []
+            self._order.extend(again)
+            if again:
+                self._cond.notify(len(again))
+            drained = not self._dirty and not self._processing
+        if drained and self.on_drained is not None:
+            self.on_drained()
+
+    # -- inspection --------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Keys waiting to be handed out (not counting delayed ones)."""
+        with self._cond:
+            return len(self._dirty - self._processing) if self._processing else len(self._dirty)
+
+    def delayed(self) -> int:
+        with self._cond:
+            return len(self._waiting)
+
+    def processing(self) -> int:
+        with self._cond:
+            return len(self._processing)
+
+    def idle(self) -> bool:
+        """Nothing waiting, delayed or being processed."""
+        with self._cond:
+            return not self._dirty and not self._processing and not self._waiting
+
+    # -- the delay loop ----------------------------------------------------------------
+
+    def _run_delays(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            key = self.queue.get(stop)
-            if key is None:
-                continue
-            started = self._clock.monotonic()
-            error: BaseException | None = None
-            try:
-                again = self._reconcile(key)
-            except Exception as exc:
-                error = exc
-                self._failed(key, exc, quiet=_retry_later(exc))
-            else:
-                self._succeeded(key, again)
-            finally:
-                self.queue.done(key)
-                if self._on_done is not None:
-                    self._on_done(key, self._clock.monotonic() - started, error)
-
-    def _failed(self, key: str, exc: Exception, quiet: bool) -> None:
-        delay = self.queue.add_rate_limited(key)
-        with self._lock:
-            first = key not in self._failing
-            self._failing.add(key)
-        if not quiet:
-            log.error("%s: %s failed; retrying in %.1fs", self.name, key, delay, exc_info=exc)
-        elif first:
-            log.warning("%s: %s: %s; retrying with back-off", self.name, key, exc)
-
-    def _succeeded(self, key: str, again: float | None) -> None:
-        self.queue.forget(key)
-        with self._lock:
-            recovered = key in self._failing
-            self._failing.discard(key)
-        if recovered:
-            log.info("%s: %s reconciled again", self.name, key)
-        if again is not None:
-            self.queue.add_after(key, again)
+            self._wake.clear()
+            with self._cond:
+                now = self._clock.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    due, _, key = heapq.heappop(self._heap)
+                    if self._waiting.get(key) == due:
+                        del self._waiting[key]
+                        self._add_locked(key)
+                timeout = self._heap[0][0] - now if self._heap else 3600.0
+            self._clock.wait(self._wake, timeout)

@@ -317,7 +317,7 @@ def test_an_engine_outage_is_survived(
     cluster.wait_report(NODE, "web", state="Running")
     runtime.set_available(False)
     cluster.bind(NODE, "late")  # bound while the engine is away
-    wait_until(lambda: agent.queue.rate_limiter.failures("default/late") >= 1, what="retries")
+    wait_until(lambda: agent.queue.num_requeues("default/late") >= 1, what="retries")
     runtime.set_available(True)
     cluster.wait_report(NODE, "late", state="Running")
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from controller.cluster import ClusterState
 from controller.committing import Committer
 from controller.nodes import NodeReconciler
-from controller.workqueue import WorkQueue
 from core.keys import Keys
 from core.memory_store import MemoryStore
 from core.store import EventType, WatchEvent
 from core.typed_store import encode_model
+from core.workqueue import WorkQueue
 from schemas.binding import Binding, ContainerPhase, TaskReport
 from schemas.node import NodeInfo
 from schemas.spec import PortSpec, Resources, TaskSpec

@@ -4,7 +4,11 @@ A reconciler has one method: given a key, make the world match what the caches s
 and return `Result.done()` or `Result.again(after=N)`. It never sees the event that woke it.
 `Workers` take keys from a `WorkQueue` and run the reconciler: an error is logged and the key
 retried with the queue's per-key back-off; `again(N)` adds it back after N seconds; `done`
-resets its back-off.
+resets its back-off. A retryable error (etcd or the container engine out of reach) is logged
+once per key until that key reconciles again, so an outage is one warning per key, not one per
+retry; anything else is logged with its traceback every time, as it is a bug or a surprise.
+
+Shared by the controller's reconcilers and the node agent's.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from controller.workqueue import WorkQueue
 from core.clock import Clock, SystemClock
 from core.errors import is_retryable
 from core.supervise import Supervised
+from core.workqueue import WorkQueue
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ class Workers(Generic[K]):
         self.queue = queue
         self.reconciler = reconciler
         self._observe = observe
+        self._failing: set[K] = set()  # keys whose retryable failure was logged already
+        self._lock = threading.Lock()
         clock = clock or SystemClock()
         self._threads = [
             Supervised(f"{name} worker {i}", self._run, clock=clock) for i in range(count)
@@ -118,11 +124,20 @@ class Workers(Generic[K]):
         except Exception as exc:
             failed = True
             if is_retryable(exc):
-                log.warning("%s %s: %s; retrying with back-off", self.name, key, exc)
+                with self._lock:
+                    first = key not in self._failing
+                    self._failing.add(key)
+                if first:
+                    log.warning("%s %s: %s; retrying with back-off", self.name, key, exc)
             else:
                 log.exception("%s %s: reconcile failed; retrying with back-off", self.name, key)
             self.queue.add_rate_limited(key)
         else:
+            with self._lock:
+                recovered = key in self._failing
+                self._failing.discard(key)
+            if recovered:
+                log.info("%s %s: reconciled again", self.name, key)
             self.queue.forget(key)
             if result.after is not None:
                 self.queue.add_after(key, result.after)
