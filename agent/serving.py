@@ -62,7 +62,8 @@ class AgentServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._loop.is_alive():  # shutdown() waits for serve_forever, which may never have run
+            self._server.shutdown()
         self._loop.stop()
         self._server.server_close()
 

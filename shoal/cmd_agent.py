@@ -8,10 +8,7 @@ running (a restarted agent adopts them), unless `--remove-containers` is given.
 from __future__ import annotations
 
 import re
-import signal
-import threading
 from collections.abc import Callable
-from types import FrameType
 
 import click
 
@@ -27,6 +24,7 @@ from core.settings import Settings
 from schemas.fields import DNS_SUBDOMAIN_PATTERN
 from schemas.quantity import parse_bytes, parse_cpu
 from schemas.selector import parse_labels
+from shoal.options import stop_on_signals
 
 Callback = Callable[[click.Context, click.Parameter, str | None], object]
 
@@ -192,24 +190,18 @@ def agent(
     retry = RetryPolicy(deadline=max(1.0, lease_ttl / 3))
     store = EtcdStore(settings.etcd.endpoints, timeout=settings.etcd.timeout, retry=retry)
     runtime = DockerRuntime(docker_url)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
         try:
             node_agent = NodeAgent(store, Keys(settings.etcd.prefix), runtime, agent_settings)
         except OSError as exc:
             raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from exc
-        node_agent.start()
-        try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            node_agent.stop()
+        with stop_on_signals() as stop:
+            try:
+                node_agent.start()
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                node_agent.stop()
     finally:
         runtime.close()
         store.close()

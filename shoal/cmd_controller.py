@@ -7,10 +7,6 @@ starts leading once etcd answers. /metrics and /healthz are served on `--listen`
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
 from controller.manager import Controller
@@ -22,6 +18,7 @@ from core.etcd_store import EtcdStore, RetryPolicy
 from core.keys import Keys
 from core.logs import configure_logging
 from core.settings import Settings
+from shoal.options import stop_on_signals
 
 
 def _listen(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int] | None:
@@ -120,13 +117,6 @@ def controller(
     # time to step down before its lease can run out.
     retry = RetryPolicy(deadline=max(0.5, renew_deadline / 3))
     store = EtcdStore(settings.etcd.endpoints, timeout=settings.etcd.timeout, retry=retry)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
         the_controller = Controller(store, Keys(settings.etcd.prefix), controller_settings)
         server = None
@@ -136,16 +126,20 @@ def controller(
             except OSError as exc:
                 where = f"{listen[0]}:{listen[1]}"
                 raise click.ClickException(f"cannot listen on {where}: {exc.strerror}") from exc
-            server.start()
-            host, port = server.address
-            click.echo(f"controller: /metrics and /healthz on http://{host}:{port}", err=True)
-        the_controller.start()
-        try:
-            while not stop.wait(0.5):
-                pass
-        finally:
-            the_controller.stop()
-            if server is not None:
-                server.stop()
+        with stop_on_signals() as stop:
+            try:
+                if server is not None:
+                    server.start()
+                    host, port = server.address
+                    click.echo(
+                        f"controller: /metrics and /healthz on http://{host}:{port}", err=True
+                    )
+                the_controller.start()
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                the_controller.stop()
+                if server is not None:
+                    server.stop()
     finally:
         store.close()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 import click
 
 from core.etcd_server import EtcdServer, find_etcd_binary
 from core.logs import configure_logging
 from core.settings import Settings
+from shoal.options import stop_on_signals
 
 
 @click.command()
@@ -34,20 +32,14 @@ def etcd(settings: Settings, data_dir: Path, max_txn_ops: int | None) -> None:
         max_txn_ops=max_txn_ops,
         log_path=data_dir.parent / f"{data_dir.name}.log",
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server.start()
-    try:
-        server.wait_healthy(timeout=30)
-        click.echo(f"etcd ({binary}) serving {server.endpoint}, data in {data_dir}", err=True)
-        while not stop.wait(0.5):
-            if not server.is_running():
-                raise click.ClickException(f"etcd exited unexpectedly; see {server.log_path}")
-    finally:
-        server.stop()
-        click.echo("etcd stopped", err=True)
+    with stop_on_signals() as stop:
+        server.start()
+        try:
+            server.wait_healthy(timeout=30)
+            click.echo(f"etcd ({binary}) serving {server.endpoint}, data in {data_dir}", err=True)
+            while not stop.wait(0.5):
+                if not server.is_running():
+                    raise click.ClickException(f"etcd exited unexpectedly; see {server.log_path}")
+        finally:
+            server.stop()
+            click.echo("etcd stopped", err=True)
