@@ -39,10 +39,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchkit import etcd_version  # noqa: E402  (bench/ is on sys.path: run as a script)
+
 from controller.manager import Controller  # noqa: E402
 from controller.settings import ControllerSettings  # noqa: E402
 from controller.tuning import tune_gc  # noqa: E402
-from core.etcd_server import EtcdServer, find_etcd_binary, free_port  # noqa: E402
+from core.etcd_server import EtcdServer, free_port  # noqa: E402
 from core.etcd_store import EtcdStore  # noqa: E402
 from core.keys import Keys  # noqa: E402
 from core.store import BatchResult, Compare, Put, WriteOp  # noqa: E402
@@ -236,7 +238,7 @@ def main() -> None:
     print(f"events and placement records written too after {records:.2f}s")
     print(f"checked in etcd: {figures}")
     result = {
-        "etcd_version": _etcd_version(),
+        "etcd_version": etcd_version(),
         "tasks": args.tasks,
         "nodes": args.nodes,
         "scheduler": args.scheduler,
@@ -254,21 +256,6 @@ def main() -> None:
         out = ROOT / "bench" / "results" / "controller.json"
         out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {out.relative_to(ROOT)}")
-
-
-def _etcd_version() -> str:
-    import subprocess
-
-    try:
-        text = subprocess.run(
-            [str(find_etcd_binary()), "--version"], capture_output=True, text=True, timeout=10
-        ).stdout
-    except OSError:
-        return "unknown"
-    for line in text.splitlines():
-        if line.startswith("etcd Version:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":
