@@ -91,6 +91,16 @@ def _negative_or_malformed(text: str) -> ValueError:
     return _reject(text, "expected a number with an optional suffix, like 64Mi or 1.5G")
 
 
+def _plain_number(value: object) -> int | float:
+    """A number as YAML or JSON gave it (not a string): finite and not negative."""
+    assert isinstance(value, (int, float))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _reject(value, "it is not a finite number")
+    if value < 0:
+        raise _reject(value, "it must not be negative")
+    return value
+
+
 def parse_cpu(value: object) -> float:
     """Cores as a float from ``2``, ``0.5``, ``"1.5"`` or ``"500m"``; ValueError otherwise."""
     _check_type(value)
@@ -102,12 +112,7 @@ def parse_cpu(value: object) -> float:
             raise _negative_or_malformed(value)
         cores = float(Fraction(match["number"]) / (1000 if match["milli"] else 1))
     else:
-        assert isinstance(value, (int, float))
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _reject(value, "it is not a finite number")
-        if value < 0:
-            raise _reject(value, "it must not be negative")
-        cores = float(value)
+        cores = float(_plain_number(value))
     if cores > MAX_CPU:
         raise _reject(value, f"more than {MAX_CPU:g} cores is not a real machine")
     return cores
@@ -153,12 +158,7 @@ def parse_bytes(value: object) -> int:
             raise _reject(value[:_MAX_TEXT] + "…", "it is too long")
         amount = _byte_fraction(value)
     else:
-        assert isinstance(value, (int, float))
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _reject(value, "it is not a finite number")
-        if value < 0:
-            raise _reject(value, "it must not be negative")
-        amount = Fraction(value)
+        amount = Fraction(_plain_number(value))
     if amount.denominator != 1:
         raise _reject(value, "it is not a whole number of bytes")
     if amount > MAX_BYTES:
