@@ -8,16 +8,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from core.store import EventType, Listing, WatchEvent
 
+T = TypeVar("T")
+
 
 def wait_until(
-    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01, what: str = ""
-) -> None:
-    """Poll `predicate` until it is true; AssertionError after `timeout` seconds."""
+    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+) -> T:
+    """Poll `predicate` until it returns something truthy, and return that; AssertionError
+    after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)

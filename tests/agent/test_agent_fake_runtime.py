@@ -20,16 +20,7 @@ from agent.runtime import (
     StartFailed,
 )
 
-
-@pytest.fixture(autouse=True)
-def no_thread_left_running() -> Iterator[None]:
-    """Fail a test that leaves a thread of its own (an event stream's watcher…) running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 2
-    while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not left, f"threads left running: {left}"
+pytestmark = pytest.mark.usefixtures("no_thread_left_running")
 
 
 class Clock:

@@ -6,11 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
@@ -25,6 +23,7 @@ from agent.procfs import (
     parse_loadavg,
     parse_meminfo,
 )
+from core.testing import wait_until
 
 STAT = """\
 cpu  6773 10 2185 47775 393 4 112 61 7 3
@@ -43,17 +42,6 @@ Buffers:           10240 kB
 Cached:           300000 kB
 HugePages_Total:       0
 """
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 # --- /proc/stat ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import docker
@@ -32,38 +32,19 @@ from agent.runtime import (
     RuntimeEvent,
     StartFailed,
 )
+from core.testing import wait_until
+
+pytestmark = pytest.mark.usefixtures("no_thread_left_running")
+
 
 IMAGE = "shoal-busybox:latest"
 SLEEP = ["sleep", "300"]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture(autouse=True)
-def no_thread_left_running() -> Iterator[None]:
-    """Fail a test that leaves a thread of its own (an event stream's watcher…) running."""
-    before = set(threading.enumerate())
-    yield
-    deadline = time.monotonic() + 2
-    while (left := set(threading.enumerate()) - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not left, f"threads left running: {left}"
 
 
 # --- harnesses ----------------------------------------------------------------------------

@@ -1,20 +1,11 @@
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from core.clock import FakeClock, SystemClock
 from core.supervise import Backoff, Supervised
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met within deadline")
-        time.sleep(0.005)
+from core.testing import wait_until
 
 
 def test_fake_clock_moves_only_when_advanced() -> None:
@@ -33,7 +24,7 @@ def test_fake_clock_wait_returns_after_advance_past_deadline() -> None:
     result: list[bool] = []
     t = threading.Thread(target=lambda: result.append(clock.wait(event, 10)))
     t.start()
-    wait_for(lambda: clock.waiters == 1)
+    wait_until(lambda: clock.waiters == 1)
     clock.advance(9)
     assert t.is_alive()
     clock.advance(1)
@@ -47,7 +38,7 @@ def test_fake_clock_wait_returns_when_event_set() -> None:
     result: list[bool] = []
     t = threading.Thread(target=lambda: result.append(clock.wait(event, 1000)))
     t.start()
-    wait_for(lambda: clock.waiters == 1)
+    wait_until(lambda: clock.waiters == 1)
     event.set()
     t.join(5)
     assert result == [True]
@@ -76,10 +67,10 @@ def test_supervised_restarts_failing_target_with_backoff() -> None:
         done.set()
 
     loop = Supervised("flaky", target, clock=clock, backoff=Backoff(1, 4)).start()
-    wait_for(lambda: clock.waiters == 1)  # parked in its first back-off
+    wait_until(lambda: clock.waiters == 1)  # parked in its first back-off
     assert len(calls) == 1
     clock.advance(1)
-    wait_for(lambda: len(calls) == 2 and clock.waiters == 1)
+    wait_until(lambda: len(calls) == 2 and clock.waiters == 1)
     clock.advance(1.5)  # second back-off is 2 s: not yet
     assert len(calls) == 2
     clock.advance(0.5)
